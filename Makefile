@@ -1,0 +1,26 @@
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test test-postgres bench clean
+
+$(BIN)/flywheel: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(BIN)/flywheel
+
+setup: $(BIN)/flywheel
+
+## The offline demo of the whole loop on bundled data (no keys needed).
+demo: setup
+	rm -rf .demo && mkdir -p .demo
+	$(BIN)/flywheel demo --workdir .demo
+
+## The whole suite. Database tests run on SQLite, and also on PostgreSQL when
+## FLYWHEEL_TEST_POSTGRES_URL is set (.ci/run sets it to the local server).
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache

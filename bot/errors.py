@@ -1,0 +1,39 @@
+"""Typed errors. Their messages are safe to show to users (CLI, Slack)."""
+
+from __future__ import annotations
+
+
+class FlywheelError(Exception):
+    """Base class: the message is user-safe and actionable."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(FlywheelError):
+    pass
+
+
+class IllegalTransition(FlywheelError):
+    pass
+
+
+class InvalidInput(FlywheelError):
+    pass
+
+
+class ConfigError(FlywheelError):
+    pass
+
+
+class LLMError(FlywheelError):
+    """The model failed, refused, timed out or returned unusable output. Nothing was changed."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class AgentError(FlywheelError):
+    pass

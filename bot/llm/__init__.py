@@ -1,0 +1,41 @@
+"""The LLM layer: one small Protocol, an OpenAI implementation and a deterministic offline one."""
+
+from bot.llm.base import (
+    LLM,
+    AgentReply,
+    AnswerRequest,
+    ArticleSnippet,
+    DraftArticle,
+    GapContext,
+    JudgeRequest,
+    Judgement,
+    Outline,
+    OutlineSection,
+    Turn,
+)
+
+__all__ = [
+    "LLM",
+    "AgentReply",
+    "AnswerRequest",
+    "ArticleSnippet",
+    "DraftArticle",
+    "GapContext",
+    "JudgeRequest",
+    "Judgement",
+    "Outline",
+    "OutlineSection",
+    "Turn",
+    "build_llm",
+]
+
+
+def build_llm(settings):  # type: ignore[no-untyped-def]
+    """The configured provider. A configured real model is never silently swapped for the offline one."""
+    if settings.use_openai:
+        from bot.llm.openai_llm import OpenAILLM
+
+        return OpenAILLM.from_settings(settings)
+    from bot.llm.offline import OfflineLLM
+
+    return OfflineLLM()

@@ -1,0 +1,112 @@
+"""What the loop asks of a model, as pydantic structured outputs.
+
+Conversation text always travels as *data* inside these models; providers must render it delimited
+(never as instructions) and validate every answer against the schema.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+from bot.domain import GapKind, Verdict
+
+
+class Turn(BaseModel):
+    role: str = Field(description="user, agent, human or system")
+    text: str
+
+
+class ArticleSnippet(BaseModel):
+    id: int = Field(description="knowledge base article id (negative for an unpublished draft)")
+    title: str
+    text: str = Field(description="the article body or a relevant excerpt")
+
+
+class GapContext(BaseModel):
+    """Everything known about a knowledge gap, for outlining and drafting."""
+
+    gap_id: int
+    kind: GapKind = GapKind.MISSING
+    conversation_ref: str = Field(description="id of the conversation that showed the gap")
+    transcript: list[Turn]
+    question: str = Field(description="the customer turn the agent answered badly")
+    agent_answer: str = Field(description="what the agent answered")
+    human_answer: str | None = Field(
+        None, description="what a human teammate answered after a handover: the best evidence"
+    )
+    related_articles: list[ArticleSnippet] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list, description="teammates' notes, facts, links")
+    other_conversation_refs: list[str] = Field(default_factory=list)
+
+
+class OutlineSection(BaseModel):
+    heading: str
+    points: list[str] = Field(default_factory=list)
+
+
+class Outline(BaseModel):
+    title: str = Field(description="title of the article to write")
+    summary: str = Field(description="one or two sentences: what the agent lacked")
+    kind: GapKind = Field(description="missing, unclear, contradictory or stale knowledge")
+    sections: list[OutlineSection]
+    required_facts: list[str] = Field(
+        description="facts the article must state; the replay judge checks the new answer for them"
+    )
+    questions_for_experts: list[str] = Field(default_factory=list)
+    update_article_ids: list[int] = Field(
+        default_factory=list,
+        description="existing articles that should be updated instead of adding a new one",
+    )
+
+
+class DraftArticle(BaseModel):
+    title: str
+    body: str = Field(description="the article in Markdown")
+    tags: list[str] = Field(default_factory=list)
+    cited_conversations: list[str] = Field(default_factory=list)
+
+
+class JudgeRequest(BaseModel):
+    question: str
+    before_answer: str | None
+    after_answer: str
+    required_facts: list[str]
+    reference: str = Field("", description="the article that should fill the gap")
+    kb_excerpts: list[ArticleSnippet] = Field(default_factory=list)
+
+
+class Judgement(BaseModel):
+    verdict: Verdict
+    reasons: list[str]
+    confidence: float = Field(ge=0.0, le=1.0)
+    missing_facts: list[str] = Field(default_factory=list)
+    contradictions: list[str] = Field(default_factory=list)
+
+
+class AnswerRequest(BaseModel):
+    history: list[Turn] = Field(description="the conversation so far, ending with the user turn")
+    articles: list[ArticleSnippet] = Field(description="retrieved knowledge base articles")
+
+
+class AgentReply(BaseModel):
+    answer: str
+    used_article_ids: list[int] = Field(default_factory=list)
+    knows: bool = Field(description="false when the knowledge base did not cover the question")
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """A provider. Each method raises `bot.errors.LLMError` when the model fails; nothing is half-done."""
+
+    name: str
+    offline: bool
+
+    def outline(self, gap: GapContext) -> Outline: ...
+
+    def draft(self, gap: GapContext, outline: Outline) -> DraftArticle: ...
+
+    def judge(self, request: JudgeRequest) -> Judgement: ...
+
+    def answer(self, request: AnswerRequest) -> AgentReply: ...

@@ -1,0 +1,337 @@
+"""SQLAlchemy 2.0 typed models. The schema is created by Alembic migrations only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        dt.datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_conversations_source_external_id"),
+        Index("ix_conversations_sample_risk", "sampled_on", "risk_score"),
+        Index("ix_conversations_sample_key", "sampled_on", "sample_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[dt.datetime | None]
+    channel: Mapped[str | None] = mapped_column(String(64))
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    resolved: Mapped[bool | None]
+    escalated: Mapped[bool | None]
+    csat: Mapped[float | None] = mapped_column(Float)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    risk_score: Mapped[float] = mapped_column(Float, default=0.0)
+    risk_reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # A stable pseudo-random key: the random share of a sample is an indexed range scan on it.
+    sample_key: Mapped[int] = mapped_column(BigInteger)
+    sampled_on: Mapped[dt.date | None] = mapped_column(Date)
+    imported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="conversation", order_by="Message.position", cascade="all, delete-orphan"
+    )
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("conversation_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    ts: Mapped[dt.datetime | None]
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class Digest(Base):
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("day", "channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    channel: Mapped[str] = mapped_column(String(64))
+    header_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    posted_at: Mapped[dt.datetime | None]
+
+    items: Mapped[list[DigestItem]] = relationship(
+        back_populates="digest", order_by="DigestItem.position"
+    )
+
+
+class DigestItem(Base):
+    __tablename__ = "digest_items"
+    __table_args__ = (
+        UniqueConstraint("digest_id", "conversation_id"),
+        Index("ix_digest_items_channel_ts", "channel", "slack_ts"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    pick: Mapped[str] = mapped_column(String(16))  # "risk" | "random"
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    channel: Mapped[str | None] = mapped_column(String(64))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    review_status: Mapped[str] = mapped_column(String(16), default="pending")
+    reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    reviewed_at: Mapped[dt.datetime | None]
+
+    digest: Mapped[Digest] = relationship(back_populates="items")
+    conversation: Mapped[Conversation] = relationship()
+
+
+class Gap(Base):
+    __tablename__ = "gaps"
+    __table_args__ = (Index("ix_gaps_state", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    kind: Mapped[str] = mapped_column(String(16), default="missing")
+    title: Mapped[str | None] = mapped_column(String(300))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    flagged_position: Mapped[int | None] = mapped_column(Integer)  # the agent turn that fell short
+    flagged_by: Mapped[str] = mapped_column(String(64))
+    owner: Mapped[str | None] = mapped_column(String(64))
+    flagged_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[dt.datetime | None]
+    verified_at: Mapped[dt.datetime | None]
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"))
+    thread_channel: Mapped[str | None] = mapped_column(String(64))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    digest_item_id: Mapped[int | None] = mapped_column(ForeignKey("digest_items.id"))
+
+    conversation: Mapped[Conversation] = relationship(foreign_keys=[conversation_id])
+    flaggers: Mapped[list[GapFlagger]] = relationship(order_by="GapFlagger.id")
+    notes: Mapped[list[GapNote]] = relationship(order_by="GapNote.id")
+    links: Mapped[list[GapConversation]] = relationship(order_by="GapConversation.id")
+
+
+class GapConversation(Base):
+    """Every conversation that shows the gap (the first one included)."""
+
+    __tablename__ = "gap_conversations"
+    __table_args__ = (UniqueConstraint("gap_id", "conversation_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gap_id: Mapped[int] = mapped_column(ForeignKey("gaps.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    added_by: Mapped[str | None] = mapped_column(String(64))
+    added_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class GapFlagger(Base):
+    __tablename__ = "gap_flaggers"
+    __table_args__ = (UniqueConstraint("gap_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gap_id: Mapped[int] = mapped_column(ForeignKey("gaps.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class GapNote(Base):
+    __tablename__ = "gap_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gap_id: Mapped[int] = mapped_column(ForeignKey("gaps.id", ondelete="CASCADE"))
+    author: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    source_ref: Mapped[str | None] = mapped_column(String(64))  # e.g. the Slack message ts
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Outline(Base):
+    __tablename__ = "outlines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gap_id: Mapped[int] = mapped_column(ForeignKey("gaps.id", ondelete="CASCADE"), index=True)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    provider: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Draft(Base):
+    __tablename__ = "drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gap_id: Mapped[int] = mapped_column(ForeignKey("gaps.id", ondelete="CASCADE"), index=True)
+    outline_id: Mapped[int | None] = mapped_column(ForeignKey("outlines.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    target_article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"))
+    provider: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Article(Base):
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    source_gap_id: Mapped[int | None] = mapped_column(Integer)  # the gap that created it
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    versions: Mapped[list[ArticleVersion]] = relationship(order_by="ArticleVersion.version")
+
+
+class ArticleVersion(Base):
+    __tablename__ = "article_versions"
+    __table_args__ = (UniqueConstraint("article_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # doubles as the KB revision
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    author: Mapped[str | None] = mapped_column(String(64))
+    gap_id: Mapped[int | None] = mapped_column(Integer)  # the gap this version fixed
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ReplayRun(Base):
+    __tablename__ = "replay_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    gap_id: Mapped[int | None] = mapped_column(ForeignKey("gaps.id"), index=True)
+    draft_id: Mapped[int | None] = mapped_column(ForeignKey("drafts.id"))
+    regression_case_id: Mapped[int | None] = mapped_column(ForeignKey("regression_cases.id"))
+    kb_revision: Mapped[int] = mapped_column(Integer, default=0)
+    flagged_position: Mapped[int | None] = mapped_column(Integer)
+    before_answer: Mapped[str | None] = mapped_column(Text)
+    after_answer: Mapped[str | None] = mapped_column(Text)
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    agreement: Mapped[float | None] = mapped_column(Float)
+    judge_runs: Mapped[int] = mapped_column(Integer, default=1)
+    provider: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    turns: Mapped[list[ReplayTurn]] = relationship(order_by="ReplayTurn.position")
+
+
+class ReplayTurn(Base):
+    __tablename__ = "replay_turns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("replay_runs.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # position of the agent answer in the original
+    user_text: Mapped[str] = mapped_column(Text)
+    original_answer: Mapped[str | None] = mapped_column(Text)
+    new_answer: Mapped[str] = mapped_column(Text)
+    sources: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class RegressionCase(Base):
+    __tablename__ = "regression_cases"
+    __table_args__ = (UniqueConstraint("gap_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gap_id: Mapped[int] = mapped_column(ForeignKey("gaps.id"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    flagged_position: Mapped[int] = mapped_column(Integer)
+    required_facts: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    last_verdict: Mapped[str | None] = mapped_column(String(16))
+    last_run_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class JobClaim(Base):
+    """Exactly-once gate for scheduled work: one row per (job, period)."""
+
+    __tablename__ = "job_claims"
+    __table_args__ = (UniqueConstraint("job_name", "period_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_name: Mapped[str] = mapped_column(String(64))
+    period_key: Mapped[str] = mapped_column(String(64))
+    owner: Mapped[str | None] = mapped_column(String(128))
+    claimed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+
+
+class ProcessedEvent(Base):
+    """Slack event ids already handled (dedupe across retries and instances)."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,83 @@
+"""Shared fixtures. Database tests run on SQLite, and on PostgreSQL too when FLYWHEEL_TEST_POSTGRES_URL is
+set (`.ci/run` sets it); each PostgreSQL test gets its own schema so runs never collide."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, event, text
+
+from bot.llm.offline import OfflineLLM
+from bot.services import Services, build_services
+from bot.settings import Settings
+from storage.db import make_engine
+
+PG_URL = os.environ.get("FLYWHEEL_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never pick up a developer's real keys or .env."""
+    for name in list(os.environ):
+        if name.startswith(("FLYWHEEL_", "SLACK_", "OPENAI_")) and name != "FLYWHEEL_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+
+
+def _pg_engine(schema: str):  # type: ignore[no-untyped-def]
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    engine = make_engine(PG_URL)
+
+    @event.listens_for(engine, "connect")
+    def _search_path(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        cur = dbapi_conn.cursor()
+        cur.execute(f'SET search_path TO "{schema}", public')
+        cur.close()
+        dbapi_conn.commit()
+
+    return engine
+
+
+def _drop_pg_schema(schema: str) -> None:
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url_engine(request: pytest.FixtureRequest, tmp_path):  # type: ignore[no-untyped-def]
+    """(database_url, engine) on each backend, migrated by whoever uses it."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'flywheel.db'}"
+        engine = make_engine(url)
+        yield url, engine
+        engine.dispose()
+    else:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        engine = _pg_engine(schema)
+        yield PG_URL, engine
+        engine.dispose()
+        _drop_pg_schema(schema)
+
+
+@pytest.fixture
+def engine(db_url_engine):  # type: ignore[no-untyped-def]
+    return db_url_engine[1]
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'flywheel.db'}")  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def services(engine, settings) -> Iterator[Services]:  # type: ignore[no-untyped-def]
+    yield build_services(settings, engine=engine, llm=OfflineLLM())
