@@ -38,7 +38,7 @@ def _pg_engine(schema: str):  # type: ignore[no-untyped-def]
     @event.listens_for(engine, "connect")
     def _search_path(dbapi_conn, _record):  # type: ignore[no-untyped-def]
         cur = dbapi_conn.cursor()
-        cur.execute(f'SET search_path TO "{schema}", public')
+        cur.execute(f'SET search_path TO "{schema}"')
         cur.close()
         dbapi_conn.commit()
 

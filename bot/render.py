@@ -1,0 +1,160 @@
+"""Rich terminal rendering for the CLI (the Slack bot has its own Block Kit builders)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+T = TypeVar("T")
+VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "unclear": "bold yellow"}
+
+
+def with_progress(out: Console, label: str, work: Callable[[Callable[[int, int], None]], T]) -> T:
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                  console=out, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        return work(lambda done, total: bar.update(task, completed=done, total=total))
+
+
+def with_count(out: Console, label: str, work: Callable[[Callable[[Any], None]], T]) -> T:
+    with Progress(TextColumn("{task.description}"), TextColumn("{task.completed} done"), console=out,
+                  transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        return work(lambda _result: bar.advance(task))
+
+
+def import_report(out: Console, report: Any) -> None:
+    out.print(f"Imported {report.conversations_added} conversations ({report.messages_added} messages); "
+              f"{report.conversations_skipped} already present.")
+    if report.bad_lines:
+        out.print(f"[yellow]{len(report.bad_lines)} bad lines skipped (everything else was kept):[/]")
+        for bad in report.bad_lines[:50]:
+            out.print(f"  line {bad.line}: {bad.reason}")
+        if len(report.bad_lines) > 50:
+            out.print(f"  … and {len(report.bad_lines) - 50} more")
+
+
+def sample(out: Console, day: dt.date, items: Sequence[Any]) -> None:
+    table = Table(title=f"Review sample for {day.isoformat()}")
+    for col in ("#", "conversation", "id", "picked", "why"):
+        table.add_column(col)
+    for i, item in enumerate(items, 1):
+        table.add_row(str(i), item.external_id, str(item.conversation_id), item.pick, ", ".join(item.reasons))
+    out.print(table if items else "Nothing left to review: every conversation has been sampled.")
+
+
+def gap_list(out: Console, gaps: Sequence[Any]) -> None:
+    table = Table(title="Gaps")
+    for col in ("#", "state", "kind", "title", "owner", "flagged"):
+        table.add_column(col)
+    for g in gaps:
+        table.add_row(str(g.id), g.state, g.kind, g.title or "(no outline yet)", g.owner or "",
+                      g.flagged_at.date().isoformat())
+    out.print(table if gaps else "No gaps.")
+
+
+def flag_result(out: Console, result: Any) -> None:
+    if result.gap_id is None:
+        out.print("[yellow]This looks like a gap that is already open:[/]")
+        for m in result.matches:
+            out.print(f"  gap #{m.gap_id} ({m.state}, owner {m.owner}): {m.title or ''} — similarity {m.score}")
+        out.print("Join it with --join ID, or open a new gap with --new.")
+    elif result.created:
+        out.print(f"Opened gap #{result.gap_id}.")
+    else:
+        out.print(f"Joined gap #{result.gap_id}." if result.joined else f"Already flagged: gap #{result.gap_id}.")
+
+
+def outline(out: Console, o: Any) -> None:
+    lines = [f"# {o.title}", o.summary, f"**Kind:** {o.kind}"]
+    for s in o.sections:
+        lines.append(f"## {s.heading}")
+        lines += [f"- {p}" for p in s.points]
+    lines.append("## Facts the article must state")
+    lines += [f"- {f}" for f in o.required_facts] or ["- (none yet: ask the experts)"]
+    if o.questions_for_experts:
+        lines.append("## Questions for the experts")
+        lines += [f"- {q}" for q in o.questions_for_experts]
+    if o.update_article_ids:
+        lines.append(f"**Update instead of adding:** article #{o.update_article_ids[0]}")
+    out.print(Panel(Markdown("\n".join(lines)), title="Outline"))
+
+
+def draft(out: Console, d: Any) -> None:
+    out.print(Panel(Markdown(f"# {d.title}\n\n{d.body}"), title=f"Draft for gap #{d.gap_id}"))
+
+
+def replay(out: Console, r: Any) -> None:
+    out.print(Panel(r.before or "(no answer)", title="Before: the original answer", border_style="red"))
+    out.print(Panel(r.after or "(no answer)", title="After: the replayed answer", border_style="green"))
+    if r.verdict is not None:
+        style = VERDICT_STYLE.get(str(r.verdict), "bold")
+        agreement = f", judge agreement {r.agreement:.0%}" if r.agreement is not None else ""
+        out.print(f"Verdict: [{style}]{str(r.verdict).upper()}[/] (confidence {r.confidence}{agreement})")
+        for reason in r.reasons:
+            out.print(f"  • {reason}")
+        for fact in r.missing_facts:
+            out.print(f"  [yellow]missing:[/] {fact}")
+    else:
+        for t in r.turns:
+            out.print(f"[bold]turn {t.position}[/] user: {t.user_text}\n  agent: {t.new_answer}")
+
+
+def publish(out: Console, p: Any) -> None:
+    out.print(f"Published article #{p.article_id} v{p.article_version}: {p.article_title}")
+    replay(out, p.outcome)
+    out.print(f"Gap #{p.gap_id} is now [bold]{p.state}[/].")
+    if p.regressions:
+        regressions(out, p.regressions)
+
+
+def regressions(out: Console, results: Sequence[Any]) -> None:
+    broke = [r for r in results if r.broke]
+    passing = sum(1 for r in results if r.verdict == "pass")
+    out.print(f"Regression suite: {passing}/{len(results)} passing, {len(broke)} broke.")
+    for r in results:
+        if r.broke or r.error:
+            out.print(f"  [red]case {r.case_id} (gap #{r.gap_id})[/]: {r.error or r.verdict} — fixed by {r.fixed_by}")
+
+
+def hits(out: Console, found: Sequence[Any]) -> None:
+    table = Table(title="Search results")
+    for col in ("#", "id", "title", "score"):
+        table.add_column(col)
+    for i, h in enumerate(found, 1):
+        table.add_row(str(i), str(h.article_id), h.title, f"{h.score:.3g}")
+    out.print(table if found else "No matching articles.")
+
+
+def articles(out: Console, rows: Sequence[Any]) -> None:
+    table = Table(title="Knowledge base")
+    for col in ("id", "slug", "title", "version", "updated"):
+        table.add_column(col)
+    for a in rows:
+        table.add_row(str(a.id), a.slug, a.title, str(a.version), a.updated_at.date().isoformat())
+    out.print(table if rows else "The knowledge base is empty.")
+
+
+def gap_detail(out: Console, g: Any) -> None:
+    out.print(Panel(f"[bold]Gap #{g.id}[/] {g.title or ''}\nstate {g.state} · kind {g.kind} · owner {g.owner} · "
+                    f"flagged by {', '.join(g.flaggers)}\nconversation {g.conversation_ref}, turn {g.flagged_position}"))
+    for pos, role, text in g.turns:
+        marker = "[red]→[/]" if pos == g.flagged_position else " "
+        out.print(f"{marker} {pos:>2} {role:>6}: {text}")
+    for author, text in g.notes:
+        out.print(f"[cyan]note[/] {author}: {text}")
+    if g.outline:
+        outline(out, g.outline)
+    if g.draft_title:
+        out.print(Panel(Markdown(f"# {g.draft_title}\n\n{g.draft_body}"), title="Latest draft"))
+    if g.last_verdict:
+        out.print(f"Last verdict: {g.last_verdict} — {'; '.join(g.last_reasons)}")
+    for at, action, actor in g.history:
+        out.print(f"  {at:%Y-%m-%d %H:%M} {action} by {actor}")

@@ -1,0 +1,234 @@
+"""From a gap to a verified article: outline, draft, shadow test, publish, verify."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.domain import GapState, ReplayKind, Role, Verdict
+from bot.errors import InvalidInput
+from bot.kb.search import ExtraDoc
+from bot.llm.base import ArticleSnippet, DraftArticle, GapContext, Outline, Turn
+from bot.redact import redact
+from bot.services import Services
+from bot.services.gaps import audit, ensure_can, get_gap, question_for, transition
+from bot.services.replay import ReplayOutcome, replay
+from storage.models import Article, Draft, Gap, Outline as OutlineRow, RegressionCase
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PublishOutcome:
+    gap_id: int
+    article_id: int
+    article_version: int
+    article_title: str
+    outcome: ReplayOutcome
+    state: str
+    regressions: list = field(default_factory=list)  # list[RegressionResult]
+
+
+def latest_outline(session: Session, gap_id: int) -> OutlineRow | None:
+    return session.scalar(select(OutlineRow).where(OutlineRow.gap_id == gap_id).order_by(OutlineRow.id.desc()))
+
+
+def latest_draft(session: Session, gap_id: int) -> Draft | None:
+    return session.scalar(select(Draft).where(Draft.gap_id == gap_id).order_by(Draft.id.desc()))
+
+
+def gap_context(services: Services, session: Session, gap: Gap) -> GapContext:
+    """What the model may see: redacted text, delimited as data by the provider."""
+    messages = gap.conversation.messages
+    pos = gap.flagged_position
+    answer = next((m.text for m in messages if m.position == pos), "")
+    human = next((m.text for m in messages if m.role == Role.HUMAN and (pos is None or m.position > pos)), None)
+    question = question_for(messages, pos)
+    hits = services.kb.search(question, 3) if question else []
+    return GapContext(
+        gap_id=gap.id,
+        kind=gap.kind,
+        conversation_ref=gap.conversation.external_id,
+        transcript=[Turn(role=m.role, text=redact(m.text)) for m in messages],
+        question=redact(question),
+        agent_answer=redact(answer),
+        human_answer=redact(human) if human else None,
+        related_articles=[ArticleSnippet(id=h.article_id, title=h.title, text=h.body) for h in hits],
+        notes=[redact(n.text) for n in gap.notes],
+        other_conversation_refs=[
+            link_conv.external_id for link_conv in (_conv(session, lk.conversation_id) for lk in gap.links)
+            if link_conv.id != gap.conversation_id
+        ],
+    )
+
+
+def _conv(session: Session, cid: int):  # type: ignore[no-untyped-def]
+    from storage.models import Conversation
+
+    return session.get(Conversation, cid)
+
+
+def suggest_outline(services: Services, *, gap_id: int, user: str | None) -> Outline:
+    """Ask the model for an outline (no DB transaction is held during the call)."""
+    with services.session() as session:
+        gap = get_gap(session, gap_id)
+        if gap.state not in (GapState.OPEN, GapState.DRAFTING, GapState.FAILED):
+            raise InvalidInput(f"Gap #{gap_id} is {gap.state}; outlines are for open gaps.")
+        ctx = gap_context(services, session, gap)
+    outline = services.llm.outline(ctx)
+    save_outline(services, gap_id=gap_id, outline=outline, user=user)
+    return outline
+
+
+def save_outline(services: Services, *, gap_id: int, outline: Outline, user: str | None) -> int:
+    with services.session() as session:
+        gap = get_gap(session, gap_id)
+        row = OutlineRow(gap_id=gap_id, content=outline.model_dump(mode="json"), provider=services.llm.name,
+                         created_by=user, created_at=services.clock())
+        session.add(row)
+        gap.title = outline.title
+        gap.kind = outline.kind.value
+        session.flush()
+        audit(session, gap, "outlined", actor=user, now=services.clock(), outline_id=row.id)
+        return row.id
+
+
+def get_outline(services: Services, gap_id: int) -> Outline | None:
+    with services.session() as session:
+        get_gap(session, gap_id)
+        row = latest_outline(session, gap_id)
+        return Outline.model_validate(row.content) if row else None
+
+
+def write_draft(services: Services, *, gap_id: int, user: str | None) -> Draft:
+    """Draft from the latest outline (made first if missing) plus every note so far."""
+    outline = get_outline(services, gap_id) or suggest_outline(services, gap_id=gap_id, user=user)
+    with services.session() as session:
+        gap = get_gap(session, gap_id)
+        if gap.state != GapState.DRAFTING.value:
+            ensure_can(gap, GapState.DRAFTING)  # the transition itself happens with the draft
+        ctx = gap_context(services, session, gap)
+    article = services.llm.draft(ctx, outline)
+    return save_draft(services, gap_id=gap_id, article=article, outline=outline, user=user)
+
+
+def save_draft(
+    services: Services, *, gap_id: int, article: DraftArticle, outline: Outline | None, user: str | None
+) -> Draft:
+    if not article.title.strip() or not article.body.strip():
+        raise InvalidInput("A draft needs a title and a body.")
+    now = services.clock()
+    with services.session() as session:
+        gap = get_gap(session, gap_id)
+        if gap.state != GapState.DRAFTING.value:
+            transition(session, gap, GapState.DRAFTING, actor=user, action="drafting", now=now)
+        target = None
+        if outline and outline.update_article_ids:
+            target = session.get(Article, outline.update_article_ids[0])
+        previous = latest_draft(session, gap_id)
+        if target is None and previous is not None:
+            target = session.get(Article, previous.target_article_id) if previous.target_article_id else None
+        outline_row = latest_outline(session, gap_id)
+        draft = Draft(gap_id=gap_id, outline_id=outline_row.id if outline_row else None, title=article.title.strip(),
+                      body=article.body.strip(), tags=list(article.tags), target_article_id=target.id if target else None,
+                      provider=services.llm.name if outline is not None else "human", created_by=user, created_at=now)
+        session.add(draft)
+        session.flush()
+        audit(session, gap, "drafted", actor=user, now=now, draft_id=draft.id)
+        return draft
+
+
+def edit_draft(services: Services, *, gap_id: int, title: str, body: str, user: str) -> Draft:
+    """A person's edit: a new draft version (the outline's target article is kept)."""
+    return save_draft(services, gap_id=gap_id, article=DraftArticle(title=title, body=body), outline=None, user=user)
+
+
+def _required_facts(session: Session, gap_id: int) -> list[str]:
+    row = latest_outline(session, gap_id)
+    return list(row.content.get("required_facts", [])) if row else []
+
+
+def shadow_test(services: Services, *, gap_id: int, user: str | None) -> ReplayOutcome:
+    """Replay against the live KB plus the draft (a shadow KB). Nothing is published."""
+    with services.session() as session:
+        gap = get_gap(session, gap_id)
+        draft = latest_draft(session, gap_id)
+        if draft is None:
+            raise InvalidInput(f"Gap #{gap_id} has no draft yet: write one first.")
+        facts = _required_facts(session, gap_id)
+        conv_id, pos = gap.conversation_id, gap.flagged_position
+        extra = ExtraDoc(title=draft.title, body=draft.body, tags=draft.tags, replaces=draft.target_article_id)
+        draft_id, reference = draft.id, draft.body
+    return replay(services, conversation_id=conv_id, kind=ReplayKind.SHADOW, flagged_position=pos,
+                  required_facts=facts, reference=reference, extra=[extra], gap_id=gap_id, draft_id=draft_id,
+                  actor=user)
+
+
+def publish(services: Services, *, gap_id: int, user: str) -> PublishOutcome:
+    """Publish the latest draft (one transaction), then verify by replay; a crash in between leaves the gap
+    `published` without a verdict, which `resume_verifications` finishes."""
+    now = services.clock()
+    with services.session() as session:
+        gap = get_gap(session, gap_id)
+        ensure_can(gap, GapState.PUBLISHED)
+        draft = latest_draft(session, gap_id)
+        if draft is None:
+            raise InvalidInput(f"Gap #{gap_id} has no draft to publish: write one first.")
+        article, _ = services.kb.save(session, title=draft.title, body=draft.body, tags=draft.tags, author=user,
+                                      gap_id=gap_id, article_id=draft.target_article_id or gap.article_id, now=now)
+        gap.article_id, gap.published_at = article.id, now
+        transition(session, gap, GapState.PUBLISHED, actor=user, action="published", now=now,
+                   article_id=article.id, version=article.version, draft_id=draft.id)
+        article_id, version, title = article.id, article.version, article.title
+    outcome, state = verify(services, gap_id=gap_id, user=user)
+    from bot.services.regression import run_affected
+
+    regressions = run_affected(services, article_id=article_id, exclude_gap=gap_id)
+    return PublishOutcome(gap_id, article_id, version, title, outcome, state, regressions)
+
+
+def verify(services: Services, *, gap_id: int, user: str | None) -> tuple[ReplayOutcome, str]:
+    """Replay the gap's conversation against the live KB and move it to verified or failed."""
+    with services.session() as session:
+        gap = get_gap(session, gap_id)
+        if gap.state != GapState.PUBLISHED.value:
+            raise InvalidInput(f"Gap #{gap_id} is {gap.state}; only a published gap is verified.")
+        facts = _required_facts(session, gap_id)
+        article = session.get(Article, gap.article_id) if gap.article_id else None
+        conv_id, pos, reference = gap.conversation_id, gap.flagged_position, article.body if article else ""
+    outcome = replay(services, conversation_id=conv_id, kind=ReplayKind.PUBLISH, flagged_position=pos,
+                     required_facts=facts, reference=reference, gap_id=gap_id, actor=user)
+    now = services.clock()
+    with services.session() as session:
+        gap = get_gap(session, gap_id)
+        if outcome.verdict == Verdict.PASS:
+            transition(session, gap, GapState.VERIFIED, actor=user, action="verified", now=now, run_id=outcome.run_id)
+            gap.verified_at = now
+            _ensure_case(session, gap, outcome, facts)
+        else:
+            transition(session, gap, GapState.FAILED, actor=user, action="verification-failed", now=now,
+                       run_id=outcome.run_id)
+        return outcome, gap.state
+
+
+def _ensure_case(session: Session, gap: Gap, outcome: ReplayOutcome, facts: Sequence[str]) -> None:
+    case = session.scalar(select(RegressionCase).where(RegressionCase.gap_id == gap.id))
+    if case is None:
+        case = RegressionCase(gap_id=gap.id, conversation_id=gap.conversation_id,
+                              flagged_position=outcome.flagged_position or 0, created_at=gap.verified_at)
+        session.add(case)
+    case.required_facts, case.article_id, case.active = list(facts), gap.article_id, True
+    case.last_verdict, case.last_run_at = Verdict.PASS.value, gap.verified_at
+
+
+def resume_verifications(services: Services) -> list[int]:
+    """Gaps left `published` without a verdict (a crash after publishing): verify them now."""
+    with services.session() as session:
+        ids = list(session.scalars(select(Gap.id).where(Gap.state == GapState.PUBLISHED.value)))
+    for gid in ids:
+        verify(services, gap_id=gid, user=None)
+    return ids

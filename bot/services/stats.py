@@ -1,0 +1,301 @@
+"""Loop stats per ISO week (or per four weeks): what was reviewed, flagged, fixed and verified, and how fast.
+
+Counting is done in SQL, one grouped query per table over the whole window; only the medians load values.
+Periods are half-open [start, end) and start on a Monday, in UTC. SQLite hands timestamps back naive: they are
+UTC by convention, and `_utc` makes them aware before any arithmetic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import statistics
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy.orm import Session
+
+from bot.domain import ACTIVE_GAP_STATES, GapState, ReviewStatus, Verdict
+from bot.services import Services
+from storage.models import AuditEvent, DigestItem, Draft, Gap, RegressionCase, ReplayRun
+
+Period = Literal["week", "month"]
+Bounds = Sequence[tuple[dt.datetime, dt.datetime]]
+
+WEEKS_PER_MONTH = 4
+RANDOM_PICK = "random"
+COUNTED_TRANSITIONS = (GapState.PUBLISHED, GapState.VERIFIED, GapState.FAILED, GapState.DISMISSED)
+
+
+class WeekStats(BaseModel):
+    """One period [week_start, week_end): a week, or four weeks in a month report."""
+
+    week_start: dt.date
+    week_end: dt.date
+    reviewed: int = 0
+    flagged: int = 0
+    drafted: int = 0
+    published: int = 0
+    verified: int = 0
+    failed: int = 0
+    dismissed: int = 0
+    median_hours_flag_to_publish: float | None = None
+    median_hours_flag_to_verified: float | None = None
+    open_backlog: int = 0
+    backlog_median_age_days: float | None = None
+    backlog_oldest_days: float | None = None
+    regression_cases: int = 0
+    regression_passing: int = 0
+    regression_pass_rate: float | None = None
+    random_reviewed: int = 0
+    random_flagged: int = 0
+    gap_rate: float | None = None
+    gap_rate_low: float | None = None
+    gap_rate_high: float | None = None
+
+    @property
+    def label(self) -> str:
+        """`2024-W24 (10 Jun – 16 Jun 2024)`, or the first and last ISO weeks of a longer period."""
+        last = self.week_end - dt.timedelta(days=1)
+        days = f"{self.week_start:%d %b} – {last:%d %b %Y}"
+        if (self.week_end - self.week_start).days <= 7:
+            return f"{_iso_week(self.week_start)} ({days})"
+        return f"{_iso_week(self.week_start)} – {_iso_week(last)} ({days})"
+
+
+class StatsReport(BaseModel):
+    generated_at: dt.datetime
+    period: Period = "week"
+    weeks: list[WeekStats] = Field(min_length=1)  # oldest first; the last one holds `now`
+
+    @property
+    def current(self) -> WeekStats:
+        return self.weeks[-1]
+
+    @property
+    def previous(self) -> WeekStats | None:
+        return self.weeks[-2] if len(self.weeks) > 1 else None
+
+    def to_text(self) -> str:
+        """A compact summary of the current period, each figure with its change since the previous one."""
+        cur, prev = self.current, self.previous
+
+        def num(field: str, fmt: str = "{:g}", unit: str = "", scale: float = 1.0) -> str:
+            value = getattr(cur, field)
+            if value is None:
+                return "n/a"
+            text = fmt.format(value * scale) + unit
+            before = getattr(prev, field) if prev is not None else None
+            if before is None:
+                return text
+            delta = round((value - before) * scale, 1)
+            if delta == 0:
+                return f"{text} (=)"
+            return f"{text} ({'↑' if delta > 0 else '↓'}{abs(delta):g})"
+
+        what = "week" if self.period == "week" else f"{WEEKS_PER_MONTH} weeks"
+        head = f"Flywheel loop, {what} {cur.label}"
+        if prev is not None:
+            head += f", change vs the previous {what}"
+        lines = [
+            head,
+            f"Reviewed {num('reviewed')} · flagged {num('flagged')} · drafted {num('drafted')}",
+            f"Published {num('published')} · verified {num('verified')} · failed {num('failed')}"
+            f" · dismissed {num('dismissed')}",
+            f"Median time to fix: flag→publish {num('median_hours_flag_to_publish', '{:.1f}', ' h')}"
+            f" · flag→verified {num('median_hours_flag_to_verified', '{:.1f}', ' h')}",
+            f"Open backlog {num('open_backlog')} · median age {num('backlog_median_age_days', '{:.1f}', ' d')}"
+            f" · oldest {num('backlog_oldest_days', '{:.1f}', ' d')}",
+            f"Regression suite {cur.regression_passing}/{cur.regression_cases} passing,"
+            f" {num('regression_pass_rate', '{:.0f}', '%', 100)}",
+        ]
+        if cur.gap_rate is None:
+            lines.append("Gap rate n/a: no random pick was reviewed")
+        else:
+            lines.append(
+                f"Gap rate {num('gap_rate', '{:.1f}', '%', 100)} of {cur.random_reviewed} random reviews"
+                f" (95% CI {(cur.gap_rate_low or 0.0) * 100:.1f}–{(cur.gap_rate_high or 0.0) * 100:.1f}%)"
+            )
+        return "\n".join(lines)
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """Wilson score interval for a proportion; None when nothing was observed."""
+    if n < 0 or not 0 <= successes <= max(n, 0):
+        raise ValueError(f"need 0 <= successes <= n, got {successes}/{n}")
+    if n == 0:
+        return None
+    p = successes / n
+    z2 = z * z
+    denom = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def weekly_stats(services: Services, *, now: dt.datetime, weeks: int = 6) -> StatsReport:
+    """The last `weeks` ISO weeks, the one holding `now` last."""
+    return _report(services, now=now, count=weeks, span_weeks=1, period="week")
+
+
+def month_stats(services: Services, *, now: dt.datetime, months: int = 3) -> StatsReport:
+    """The last `months` periods of four ISO weeks each, the one ending with the week of `now` last."""
+    return _report(services, now=now, count=months, span_weeks=WEEKS_PER_MONTH, period="month")
+
+
+def _report(services: Services, *, now: dt.datetime, count: int, span_weeks: int, period: Period) -> StatsReport:
+    if count < 1:
+        raise ValueError("need at least one period")
+    now = _utc(now)
+    today = now.date()
+    end = today - dt.timedelta(days=today.weekday()) + dt.timedelta(weeks=1)
+    span = dt.timedelta(weeks=span_weeks)
+    days = [(end - (count - i) * span, end - (count - i - 1) * span) for i in range(count)]
+    bounds = [(_midnight(a), _midnight(b)) for a, b in days]
+    rows: list[dict[str, Any]] = [{"week_start": a, "week_end": b} for a, b in days]
+
+    with services.session() as session:
+        _count_reviews(session, bounds, rows)
+        _count_flagged_and_drafted(session, bounds, rows)
+        _count_transitions(session, bounds, rows)
+        for field, column in (
+            ("median_hours_flag_to_publish", Gap.published_at),
+            ("median_hours_flag_to_verified", Gap.verified_at),
+        ):
+            for row, value in zip(rows, _median_hours(session, column, bounds), strict=True):
+                row[field] = value
+        for i, (row, (_, stop)) in enumerate(zip(rows, bounds, strict=True)):
+            live = i == count - 1  # the current period reads the state columns as they are now
+            row.update(_backlog(session, stop=stop, age_at=now if live else stop, live=live))
+            row.update(_regression(session, stop=stop, live=live))
+
+    for row in rows:
+        interval = wilson_interval(row.get("random_flagged", 0), row.get("random_reviewed", 0))
+        if interval is not None:
+            row["gap_rate"] = row["random_flagged"] / row["random_reviewed"]
+            row["gap_rate_low"], row["gap_rate_high"] = interval
+        if row["regression_cases"]:
+            row["regression_pass_rate"] = row["regression_passing"] / row["regression_cases"]
+    return StatsReport(generated_at=now, period=period, weeks=[WeekStats(**row) for row in rows])
+
+
+def _count_reviews(session: Session, bounds: Bounds, rows: list[dict[str, Any]]) -> None:
+    item = DigestItem
+    sub = (
+        select(_bucket(item.reviewed_at, bounds).label("wk"), item.pick, item.review_status)
+        .where(item.review_status != ReviewStatus.PENDING.value, _within(item.reviewed_at, bounds))
+        .subquery()
+    )
+    random = sub.c.pick == RANDOM_PICK
+    flagged = and_(random, sub.c.review_status == ReviewStatus.FLAGGED.value)
+    query = select(sub.c.wk, func.count(), func.count(case((random, 1))), func.count(case((flagged, 1))))
+    for wk, reviewed, random_reviewed, random_flagged in session.execute(query.group_by(sub.c.wk)):
+        rows[wk].update(reviewed=reviewed, random_reviewed=random_reviewed, random_flagged=random_flagged)
+
+
+def _count_flagged_and_drafted(session: Session, bounds: Bounds, rows: list[dict[str, Any]]) -> None:
+    flagged = select(_bucket(Gap.flagged_at, bounds).label("wk")).where(_within(Gap.flagged_at, bounds))
+    first = select(Draft.gap_id, func.min(Draft.created_at).label("at")).group_by(Draft.gap_id).subquery()
+    drafted = select(_bucket(first.c.at, bounds).label("wk")).where(_within(first.c.at, bounds))
+    for field, inner in (("flagged", flagged), ("drafted", drafted)):
+        sub = inner.subquery()
+        for wk, n in session.execute(select(sub.c.wk, func.count()).group_by(sub.c.wk)):
+            rows[wk][field] = n
+
+
+def _count_transitions(session: Session, bounds: Bounds, rows: list[dict[str, Any]]) -> None:
+    """Transitions into published/verified/failed/dismissed: a gap published twice counts twice."""
+    sub = (
+        select(_bucket(AuditEvent.at, bounds).label("wk"), AuditEvent.to_state)
+        .where(
+            AuditEvent.entity == "gap",
+            AuditEvent.to_state.in_([s.value for s in COUNTED_TRANSITIONS]),
+            _within(AuditEvent.at, bounds),
+        )
+        .subquery()
+    )
+    query = select(sub.c.wk, sub.c.to_state, func.count()).group_by(sub.c.wk, sub.c.to_state)
+    for wk, state, n in session.execute(query):
+        rows[wk][state] = n
+
+
+def _median_hours(session: Session, column: Any, bounds: Bounds) -> list[float | None]:
+    """Median hours from flagged_at to `column`, over the gaps whose `column` falls in each period."""
+    query = select(_bucket(column, bounds), Gap.flagged_at, column).where(_within(column, bounds))
+    hours: list[list[float]] = [[] for _ in bounds]
+    for wk, start, stop in session.execute(query):
+        hours[wk].append((_utc(stop) - _utc(start)).total_seconds() / 3600)
+    return [statistics.median(h) if h else None for h in hours]
+
+
+def _backlog(session: Session, *, stop: dt.datetime, age_at: dt.datetime, live: bool) -> dict[str, Any]:
+    """Gaps active at `stop`. Past periods replay the audit trail: the last transition before `stop`, else
+    the state the first later transition left, else (never transitioned) the state column."""
+    state: Any = Gap.state
+    if not live:
+        gap_events = and_(
+            AuditEvent.entity == "gap", AuditEvent.entity_id == Gap.id, AuditEvent.to_state.is_not(None)
+        )
+        before = select(AuditEvent.to_state).where(gap_events, AuditEvent.at < stop)
+        after = select(AuditEvent.from_state).where(gap_events, AuditEvent.at >= stop)
+        state = func.coalesce(
+            before.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(1).scalar_subquery(),
+            after.order_by(AuditEvent.at, AuditEvent.id).limit(1).scalar_subquery(),
+            Gap.state,
+        )
+    query = select(Gap.flagged_at).where(Gap.flagged_at < stop, state.in_([s.value for s in ACTIVE_GAP_STATES]))
+    ages = [(age_at - _utc(f)).total_seconds() / 86400 for f in session.scalars(query)]
+    return {
+        "open_backlog": len(ages),
+        "backlog_median_age_days": statistics.median(ages) if ages else None,
+        "backlog_oldest_days": max(ages) if ages else None,
+    }
+
+
+def _regression(session: Session, *, stop: dt.datetime, live: bool) -> dict[str, int]:
+    """Active regression cases and how many pass: now for the current period, else as of the last run
+    before `stop`."""
+    verdict: Any = RegressionCase.last_verdict
+    if not live:
+        verdict = (
+            select(ReplayRun.verdict)
+            .where(
+                ReplayRun.regression_case_id == RegressionCase.id,
+                ReplayRun.verdict.is_not(None),
+                ReplayRun.created_at < stop,
+            )
+            .order_by(ReplayRun.created_at.desc(), ReplayRun.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+    query = (
+        select(func.count(), func.count(case((verdict == Verdict.PASS.value, 1))))
+        .select_from(RegressionCase)
+        .where(RegressionCase.active.is_(True), RegressionCase.created_at < stop)
+    )
+    total, passing = session.execute(query).one()
+    return {"regression_cases": total, "regression_passing": passing}
+
+
+def _bucket(column: Any, bounds: Bounds) -> ColumnElement[int]:
+    """The index of the period holding `column` (rows are already restricted to the window)."""
+    return case(*[(column < stop, i) for i, (_, stop) in enumerate(bounds)])
+
+
+def _within(column: Any, bounds: Bounds) -> ColumnElement[bool]:
+    return and_(column >= bounds[0][0], column < bounds[-1][1])
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+def _iso_week(day: dt.date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"

@@ -1,0 +1,1 @@
+"""Slack plumbing: text safety (`text`) and the Web API client (`client`)."""
