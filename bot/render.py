@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -36,7 +37,7 @@ def import_report(out: Console, report: Any) -> None:
     if report.bad_lines:
         out.print(f"[yellow]{len(report.bad_lines)} bad lines skipped (everything else was kept):[/]")
         for bad in report.bad_lines[:50]:
-            out.print(f"  line {bad.line}: {bad.reason}")
+            out.print(f"  line {bad.line}: {escape(bad.reason)}")
         if len(report.bad_lines) > 50:
             out.print(f"  … and {len(report.bad_lines) - 50} more")
 
@@ -46,7 +47,7 @@ def sample(out: Console, day: dt.date, items: Sequence[Any]) -> None:
     for col in ("#", "conversation", "id", "picked", "why"):
         table.add_column(col)
     for i, item in enumerate(items, 1):
-        table.add_row(str(i), item.external_id, str(item.conversation_id), item.pick, ", ".join(item.reasons))
+        table.add_row(str(i), escape(item.external_id), str(item.conversation_id), item.pick, escape(", ".join(item.reasons)))
     out.print(table if items else "Nothing left to review: every conversation has been sampled.")
 
 
@@ -55,7 +56,7 @@ def gap_list(out: Console, gaps: Sequence[Any]) -> None:
     for col in ("#", "state", "kind", "title", "owner", "flagged"):
         table.add_column(col)
     for g in gaps:
-        table.add_row(str(g.id), g.state, g.kind, g.title or "(no outline yet)", g.owner or "",
+        table.add_row(str(g.id), g.state, g.kind, escape(g.title or "(no outline yet)"), escape(g.owner or ""),
                       g.flagged_at.date().isoformat())
     out.print(table if gaps else "No gaps.")
 
@@ -64,7 +65,7 @@ def flag_result(out: Console, result: Any) -> None:
     if result.gap_id is None:
         out.print("[yellow]This looks like a gap that is already open:[/]")
         for m in result.matches:
-            out.print(f"  gap #{m.gap_id} ({m.state}, owner {m.owner}): {m.title or ''} — similarity {m.score}")
+            out.print(escape(f"  gap #{m.gap_id} ({m.state}, owner {m.owner}): {m.title or ''} — similarity {m.score}"))
         out.print("Join it with --join ID, or open a new gap with --new.")
     elif result.created:
         out.print(f"Opened gap #{result.gap_id}.")
@@ -92,23 +93,23 @@ def draft(out: Console, d: Any) -> None:
 
 
 def replay(out: Console, r: Any) -> None:
-    out.print(Panel(r.before or "(no answer)", title="Before: the original answer", border_style="red"))
-    out.print(Panel(r.after or "(no answer)", title="After: the replayed answer", border_style="green"))
+    out.print(Panel(escape(r.before or "(no answer)"), title="Before: the original answer", border_style="red"))
+    out.print(Panel(escape(r.after or "(no answer)"), title="After: the replayed answer", border_style="green"))
     if r.verdict is not None:
         style = VERDICT_STYLE.get(str(r.verdict), "bold")
         agreement = f", judge agreement {r.agreement:.0%}" if r.agreement is not None else ""
         out.print(f"Verdict: [{style}]{str(r.verdict).upper()}[/] (confidence {r.confidence}{agreement})")
         for reason in r.reasons:
-            out.print(f"  • {reason}")
+            out.print(f"  • {escape(reason)}")
         for fact in r.missing_facts:
-            out.print(f"  [yellow]missing:[/] {fact}")
+            out.print(f"  [yellow]missing:[/] {escape(fact)}")
     else:
         for t in r.turns:
-            out.print(f"[bold]turn {t.position}[/] user: {t.user_text}\n  agent: {t.new_answer}")
+            out.print(f"[bold]turn {t.position}[/] user: {escape(t.user_text)}\n  agent: {escape(t.new_answer)}")
 
 
 def publish(out: Console, p: Any) -> None:
-    out.print(f"Published article #{p.article_id} v{p.article_version}: {p.article_title}")
+    out.print(f"Published article #{p.article_id} v{p.article_version}: {escape(p.article_title)}")
     replay(out, p.outcome)
     out.print(f"Gap #{p.gap_id} is now [bold]{p.state}[/].")
     if p.regressions:
@@ -121,7 +122,7 @@ def regressions(out: Console, results: Sequence[Any]) -> None:
     out.print(f"Regression suite: {passing}/{len(results)} passing, {len(broke)} broke.")
     for r in results:
         if r.broke or r.error:
-            out.print(f"  [red]case {r.case_id} (gap #{r.gap_id})[/]: {r.error or r.verdict} — fixed by {r.fixed_by}")
+            out.print(f"  [red]case {r.case_id} (gap #{r.gap_id})[/]: {escape(str(r.error or r.verdict))} — fixed by {escape(str(r.fixed_by))}")
 
 
 def hits(out: Console, found: Sequence[Any]) -> None:
@@ -129,7 +130,7 @@ def hits(out: Console, found: Sequence[Any]) -> None:
     for col in ("#", "id", "title", "score"):
         table.add_column(col)
     for i, h in enumerate(found, 1):
-        table.add_row(str(i), str(h.article_id), h.title, f"{h.score:.3g}")
+        table.add_row(str(i), str(h.article_id), escape(h.title), f"{h.score:.3g}")
     out.print(table if found else "No matching articles.")
 
 
@@ -138,23 +139,23 @@ def articles(out: Console, rows: Sequence[Any]) -> None:
     for col in ("id", "slug", "title", "version", "updated"):
         table.add_column(col)
     for a in rows:
-        table.add_row(str(a.id), a.slug, a.title, str(a.version), a.updated_at.date().isoformat())
+        table.add_row(str(a.id), a.slug, escape(a.title), str(a.version), a.updated_at.date().isoformat())
     out.print(table if rows else "The knowledge base is empty.")
 
 
 def gap_detail(out: Console, g: Any) -> None:
-    out.print(Panel(f"[bold]Gap #{g.id}[/] {g.title or ''}\nstate {g.state} · kind {g.kind} · owner {g.owner} · "
-                    f"flagged by {', '.join(g.flaggers)}\nconversation {g.conversation_ref}, turn {g.flagged_position}"))
+    out.print(Panel(f"[bold]Gap #{g.id}[/] " + escape(f"{g.title or ''}\nstate {g.state} · kind {g.kind} · owner {g.owner} · "
+                    f"flagged by {', '.join(g.flaggers)}\nconversation {g.conversation_ref}, turn {g.flagged_position}")))
     for pos, role, text in g.turns:
         marker = "[red]→[/]" if pos == g.flagged_position else " "
-        out.print(f"{marker} {pos:>2} {role:>6}: {text}")
+        out.print(f"{marker} {pos:>2} {role:>6}: {escape(text)}")
     for author, text in g.notes:
-        out.print(f"[cyan]note[/] {author}: {text}")
+        out.print(f"[cyan]note[/] {escape(author)}: {escape(text)}")
     if g.outline:
         outline(out, g.outline)
     if g.draft_title:
         out.print(Panel(Markdown(f"# {g.draft_title}\n\n{g.draft_body}"), title="Latest draft"))
     if g.last_verdict:
-        out.print(f"Last verdict: {g.last_verdict} — {'; '.join(g.last_reasons)}")
+        out.print(escape(f"Last verdict: {g.last_verdict} — {'; '.join(g.last_reasons)}"))
     for at, action, actor in g.history:
-        out.print(f"  {at:%Y-%m-%d %H:%M} {action} by {actor}")
+        out.print(escape(f"  {at:%Y-%m-%d %H:%M} {action} by {actor}"))

@@ -164,7 +164,6 @@ class ThreadMeta(Ref):
     thread_ts: str | None = _ts()
     message_ts: str | None = _ts()  # the message to update after submit
     then_test: bool = False  # edit-and-retry: run the shadow test after saving
-    body_parts: int = Field(1, ge=0, le=100)  # how many draft_body inputs the modal has
 
 
 R = TypeVar("R", bound=Ref)

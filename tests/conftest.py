@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 
 from bot.llm.offline import OfflineLLM
 from bot.services import Services, build_services
@@ -28,21 +28,14 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
 
 
-def _pg_engine(schema: str):  # type: ignore[no-untyped-def]
+def _pg_url(schema: str) -> str:
+    """A URL whose connections see only this test's schema (libpq `options`), usable by subprocesses too."""
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     admin.dispose()
-    engine = make_engine(PG_URL)
-
-    @event.listens_for(engine, "connect")
-    def _search_path(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-        cur = dbapi_conn.cursor()
-        cur.execute(f'SET search_path TO "{schema}"')
-        cur.close()
-        dbapi_conn.commit()
-
-    return engine
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
 
 
 def _drop_pg_schema(schema: str) -> None:
@@ -62,8 +55,9 @@ def db_url_engine(request: pytest.FixtureRequest, tmp_path):  # type: ignore[no-
         engine.dispose()
     else:
         schema = f"t_{uuid.uuid4().hex[:12]}"
-        engine = _pg_engine(schema)
-        yield PG_URL, engine
+        url = _pg_url(schema)
+        engine = make_engine(url)
+        yield url, engine
         engine.dispose()
         _drop_pg_schema(schema)
 

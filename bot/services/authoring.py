@@ -42,7 +42,10 @@ def latest_draft(session: Session, gap_id: int) -> Draft | None:
 
 
 def gap_context(services: Services, session: Session, gap: Gap) -> GapContext:
-    """What the model may see: redacted text, delimited as data by the provider."""
+    """What the model may see, delimited as data by the provider. Customer text is redacted before it
+    leaves the process (a remote model); the offline provider keeps it, so facts such as a support phone
+    number in a teammate's handover answer survive into the article. Teammates' notes are never redacted."""
+    scrub = (lambda t: t) if services.llm.offline else redact
     messages = gap.conversation.messages
     pos = gap.flagged_position
     answer = next((m.text for m in messages if m.position == pos), "")
@@ -53,12 +56,12 @@ def gap_context(services: Services, session: Session, gap: Gap) -> GapContext:
         gap_id=gap.id,
         kind=gap.kind,
         conversation_ref=gap.conversation.external_id,
-        transcript=[Turn(role=m.role, text=redact(m.text)) for m in messages],
-        question=redact(question),
-        agent_answer=redact(answer),
-        human_answer=redact(human) if human else None,
+        transcript=[Turn(role=m.role, text=scrub(m.text)) for m in messages],
+        question=scrub(question),
+        agent_answer=scrub(answer),
+        human_answer=scrub(human) if human else None,
         related_articles=[ArticleSnippet(id=h.article_id, title=h.title, text=h.body) for h in hits],
-        notes=[redact(n.text) for n in gap.notes],
+        notes=[n.text for n in gap.notes],
         other_conversation_refs=[
             link_conv.external_id for link_conv in (_conv(session, lk.conversation_id) for lk in gap.links)
             if link_conv.id != gap.conversation_id

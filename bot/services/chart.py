@@ -39,6 +39,7 @@ def render_chart(report: StatsReport, path: Path) -> Path:
     funnel.set_title("Gaps through the loop", fontsize="medium")
     funnel.set_ylabel("gaps")
     funnel.yaxis.set_major_locator(MaxNLocator(integer=True))
+    funnel.margins(y=0.2)  # room for the legend
     funnel.legend(loc="upper left", ncols=len(FUNNEL), fontsize="small")
 
     known = [(i, w) for i, w in zip(x, weeks, strict=True) if w.gap_rate is not None]

@@ -1,0 +1,260 @@
+"""View models for the Block Kit builders: frozen dataclasses of primitives (ids, strings, ints,
+floats, tuples of those). Handlers/services fill them from the database; builders never see ORM rows.
+
+All text fields are *raw* (not escaped): builders escape, redact and shorten as needed.
+User fields (`flagged_by`, `owner`, …) are Slack user ids (`U…`/`W…`).
+States use the strings of `bot.domain` (`GapState`, `ReviewStatus`, `Verdict`, `ReplayKind`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# --- digest ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoopLine:
+    """Yesterday's loop, shown in one line under the digest header."""
+
+    flagged: int = 0
+    drafted: int = 0
+    published: int = 0
+    verified: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class DigestHeaderView:
+    day: str  # "2026-07-20" (shown as is)
+    count: int  # conversations in today's digest
+    risk_count: int | None = None  # how many were picked by risk (the rest at random)
+    flag_emoji: str = "books"
+    ok_emoji: str = "white_check_mark"
+    yesterday: LoopLine | None = None
+
+
+@dataclass(frozen=True)
+class DigestItemView:
+    item_id: int
+    conversation_id: int
+    conversation_ref: str  # the source's id, e.g. a ticket number
+    excerpt_turns: Sequence[tuple[str, str]]  # (role, text); role ∈ user/agent/human/system
+    pick: str  # "risk" | "random"
+    reasons: Sequence[str] = ()  # why it was picked (risk reasons)
+    status: str = "pending"  # pending | flagged | looks_good | fixed
+    position: int = 1  # its number in today's digest
+    total_turns: int | None = None  # turns in the whole conversation, for "+N more turns"
+    reviewed_by: str | None = None  # who flagged / said it looks good
+    gap_id: int | None = None  # once flagged
+    flag_emoji: str = "books"
+    ok_emoji: str = "white_check_mark"
+
+
+# --- gap thread ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentTurnChoice:
+    position: int  # position of the agent message in the conversation
+    text: str
+
+
+@dataclass(frozen=True)
+class FlagView:
+    """Who flagged what: the first message in the item's thread."""
+
+    gap_id: int
+    flagged_by: str
+    co_flaggers: Sequence[str] = ()
+    agent_turns: Sequence[AgentTurnChoice] = ()  # choices for the "which turn" select
+    flagged_position: int | None = None  # the guessed / chosen turn
+    state: str = "open"  # GapState
+    notes_count: int = 0
+
+
+@dataclass(frozen=True)
+class OutlineSectionView:
+    heading: str
+    points: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class OutlineView:
+    title: str
+    summary: str = ""
+    kind: str = "missing"  # GapKind
+    sections: Sequence[OutlineSectionView] = ()
+    required_facts: Sequence[str] = ()
+    questions: Sequence[str] = ()  # questions for experts
+    provider: str | None = None  # which model wrote it
+
+
+@dataclass(frozen=True)
+class MatchView:
+    """A new flag looks like an existing gap: offer to join it or open a new one."""
+
+    gap_id: int
+    gap_title: str
+    conversation_id: int
+    flagged_by: str
+    item_id: int | None = None
+    owner: str | None = None  # who is drafting it, if anyone
+    state: str = "open"  # GapState of the existing gap
+
+
+@dataclass(frozen=True)
+class DraftView:
+    gap_id: int
+    draft_id: int
+    title: str
+    body: str  # Markdown
+    author: str | None = None  # who asked for / last edited it
+    provider: str | None = None
+    revision: int = 1
+    last_test: str | None = None  # Verdict of the last shadow test, if any
+    state: str = "draft"  # draft | published | dismissed
+
+
+@dataclass(frozen=True)
+class VerdictView:
+    gap_id: int
+    verdict: str  # Verdict: pass | fail | unclear
+    before: str | None  # the flagged turn's original answer
+    after: str  # the replayed answer
+    reasons: Sequence[str] = ()
+    confidence: float | None = None  # 0..1
+    article_title: str = ""
+    article_url: str | None = None
+    draft_id: int | None = None  # enables "Edit and retry" / "Publish"
+    kind: str = "publish"  # ReplayKind: shadow | publish | regression | manual
+    question: str | None = None  # the customer's question
+    missing_facts: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class ErrorView:
+    message: str  # user-safe (FlywheelError.message or a generic sentence)
+    error_id: str | None = None  # correlation id that is in the logs
+    retry_action: str | None = None  # an ActionId to run again; None = no retry button
+    gap_id: int | None = None
+    item_id: int | None = None
+    draft_id: int | None = None
+    conversation_id: int | None = None
+
+
+# --- stats, home -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatsNumbers:
+    reviewed: int = 0
+    flagged: int = 0
+    looks_good: int = 0
+    gaps_opened: int = 0
+    drafts: int = 0
+    published: int = 0
+    verified: int = 0
+    failed: int = 0
+    open_backlog: int = 0
+
+
+@dataclass(frozen=True)
+class StatsView:
+    period_label: str  # "Week 29 (14–20 Jul)"
+    current: StatsNumbers
+    previous: StatsNumbers | None = None  # for the trend arrows
+    period: str = "week"  # week | month
+
+
+@dataclass(frozen=True)
+class GapSummary:
+    gap_id: int
+    title: str
+    state: str  # GapState
+    kind: str = "missing"
+    conversation_ref: str = ""
+    flagged_by: str | None = None
+    owner: str | None = None
+    age_days: int = 0
+    permalink: str | None = None  # the gap's thread
+    flaggers: int = 1
+
+
+@dataclass(frozen=True)
+class DigestSummary:
+    day: str
+    count: int
+    reviewed: int = 0
+    flagged: int = 0
+    permalink: str | None = None
+
+
+@dataclass(frozen=True)
+class HomeView:
+    user_id: str
+    my_gaps: Sequence[GapSummary] = ()  # open gaps I flagged or own
+    my_drafts: Sequence[GapSummary] = ()  # gaps in drafting that I own
+    backlog: Sequence[GapSummary] = ()  # the team's open gaps, oldest first
+    backlog_total: int = 0
+    week: StatsNumbers | None = None
+    last_digest: DigestSummary | None = None
+    review_channel: str | None = None  # channel id
+
+
+# --- modals ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TurnView:
+    position: int
+    role: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    conversation_id: int
+    conversation_ref: str
+    turns: Sequence[TurnView]
+    flagged_position: int | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class EditDraftView:
+    gap_id: int
+    draft_id: int
+    title: str
+    body: str
+    channel: str | None = None  # where the draft message is, to update it after submit
+    thread_ts: str | None = None
+    message_ts: str | None = None
+    then_test: bool = False  # "edit and retry": run the shadow test after saving
+
+
+@dataclass(frozen=True)
+class EditOutlineView:
+    gap_id: int
+    title: str
+    sections: Sequence[OutlineSectionView] = ()
+    required_facts: Sequence[str] = ()
+    channel: str | None = None
+    thread_ts: str | None = None
+    message_ts: str | None = None
+
+
+@dataclass(frozen=True)
+class EditedDraft:
+    """What `parse_edit_draft` reads back from a submitted edit-draft modal."""
+
+    title: str
+    body: str | None  # None: the body was too long to edit in Slack and is unchanged
+
+
+@dataclass(frozen=True)
+class EditedOutline:
+    title: str
+    sections: tuple[OutlineSectionView, ...]
+    required_facts: tuple[str, ...]

@@ -1,0 +1,51 @@
+"""The weekly (or monthly) stats post. The chart is uploaded separately with files_upload_v2."""
+
+from __future__ import annotations
+
+from bot.blocks.common import Message, context, esc, fields_section, header, message, section, trend
+from bot.blocks.models import StatsNumbers, StatsView
+
+STAT_LABELS: tuple[tuple[str, str], ...] = (
+    ("reviewed", "Conversations reviewed"),
+    ("flagged", "Flagged as gaps"),
+    ("looks_good", "Looked good"),
+    ("gaps_opened", "Gaps opened"),
+    ("drafts", "Drafts written"),
+    ("published", "Articles published"),
+    ("verified", "Verified by replay"),
+    ("failed", "Still failing"),
+    ("open_backlog", "Open backlog"),
+)
+
+
+def stat_fields(current: StatsNumbers, previous: StatsNumbers | None = None) -> list[str]:
+    """'*Label*\\n12 ↑3' for each number (≤10 fields, one section)."""
+    out = []
+    for key, label in STAT_LABELS:
+        now = int(getattr(current, key))
+        before = int(getattr(previous, key)) if previous is not None else None
+        out.append(f"*{label}*\n{now}{trend(now, before)}")
+    return out
+
+
+def loop_rate(numbers: StatsNumbers) -> str:
+    """The headline: how much of what was flagged got fixed and verified."""
+    if numbers.flagged == 0:
+        return "Nothing was flagged."
+    share = round(100 * numbers.verified / numbers.flagged)
+    return f"*{numbers.verified} of {numbers.flagged}* flagged conversations were fixed and verified ({share}%)."
+
+
+def build_stats_message(view: StatsView) -> Message:
+    period = "month" if view.period == "month" else "week"
+    blocks = [
+        header(f"Flywheel stats · {view.period_label}"),
+        section(loop_rate(view.current)),
+        fields_section(stat_fields(view.current, view.previous)),
+    ]
+    if view.previous is not None:
+        blocks.append(context(f"Arrows compare with the previous {period}."))
+    blocks.append(context("Chart below. `/flywheel stats month` for the monthly view."))
+    label = esc(view.period_label, 80)
+    text = f"Flywheel stats for {label}: {view.current.verified} verified of {view.current.flagged} flagged"
+    return message(text, blocks)
