@@ -53,9 +53,6 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     judge_runs: int = Field(1, ge=1, le=9)
     replay_concurrency: int = Field(4, ge=1, le=64)
-    agent_min_score: float = Field(
-        0.2, ge=0.0, description="built-in agent: below this retrieval score it says it does not know"
-    )
 
     @cached_property
     def use_openai(self) -> bool:

@@ -45,7 +45,8 @@ def build_stats_message(view: StatsView) -> Message:
     ]
     if view.previous is not None:
         blocks.append(context(f"Arrows compare with the previous {period}."))
-    blocks.append(context("Chart below. `/flywheel stats month` for the monthly view."))
+    if period == "week":
+        blocks.append(context("`/flywheel stats month` for the monthly view."))
     label = esc(view.period_label, 80)
     text = f"Flywheel stats for {label}: {view.current.verified} verified of {view.current.flagged} flagged"
     return message(text, blocks)

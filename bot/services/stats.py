@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.domain import ACTIVE_GAP_STATES, GapState, ReviewStatus, Verdict
+from bot.domain import ACTIVE_GAP_STATES, GapState, ReplayKind, ReviewStatus, Verdict
 from bot.services import Services
 from storage.models import AuditEvent, DigestItem, Draft, Gap, RegressionCase, ReplayRun
 
@@ -255,17 +255,21 @@ def _backlog(session: Session, *, stop: dt.datetime, age_at: dt.datetime, live: 
 
 
 def _regression(session: Session, *, stop: dt.datetime, live: bool) -> dict[str, int]:
-    """Active regression cases and how many pass: now for the current period, else as of the last run
-    before `stop`."""
+    """Active regression cases and how many pass: now for the current period, else as of `stop`, replaying
+    what sets `last_verdict`: every regression run of the case, and a passing publish replay of its gap."""
     verdict: Any = RegressionCase.last_verdict
     if not live:
+        sets_verdict = or_(
+            ReplayRun.regression_case_id == RegressionCase.id,
+            and_(
+                ReplayRun.gap_id == RegressionCase.gap_id,
+                ReplayRun.kind == "nope",
+                ReplayRun.verdict == Verdict.PASS.value,
+            ),
+        )
         verdict = (
             select(ReplayRun.verdict)
-            .where(
-                ReplayRun.regression_case_id == RegressionCase.id,
-                ReplayRun.verdict.is_not(None),
-                ReplayRun.created_at < stop,
-            )
+            .where(sets_verdict, ReplayRun.created_at < stop)
             .order_by(ReplayRun.created_at.desc(), ReplayRun.id.desc())
             .limit(1)
             .scalar_subquery()

@@ -58,12 +58,16 @@ GAPS = {
     "L": ("2024-06-17 00:00", "open", None, None, [], []),  # the first second after the window
 }
 
-# regression case per gap: active, last_verdict, created_at, runs (at, verdict)
+# regression case per gap: active, last_verdict, created_at, replay runs (at, kind, verdict). A case is created
+# by a passing publish replay (its run has no case id yet); regression runs set its verdict; a failing publish
+# replay leaves it alone.
 CASES = {
-    "B": (True, "pass", "2024-06-12 00:00", [("2024-06-12 00:00", "pass")]),
-    "G": (True, "pass", "2024-06-05 10:00", [("2024-06-05 10:00", "pass")]),
-    "H": (True, "fail", "2024-06-04 13:00", [("2024-06-06 00:00", "pass"), ("2024-06-11 00:00", "fail")]),
-    "C": (False, "pass", "2024-06-10 19:00", [("2024-06-10 19:00", "pass")]),
+    "B": (True, "pass", "2024-06-12 00:00", [("2024-06-11 23:00", "publish", "pass")]),
+    "G": (True, "pass", "2024-06-05 09:00", [("2024-06-05 08:00", "publish", "pass")]),
+    "H": (True, "fail", "2024-06-04 13:00", [("2024-06-04 12:00", "publish", "pass"), ("2024-06-06 00:00",
+          "regression", "fail"), ("2024-06-07 00:00", "regression", "pass"), ("2024-06-08 00:00", "publish", "fail"),
+          ("2024-06-11 00:00", "regression", "fail")]),
+    "C": (False, "pass", "2024-06-10 19:00", [("2024-06-10 18:30", "publish", "pass")]),
 }
 
 # digest items: pick, review_status, reviewed_at
@@ -112,9 +116,9 @@ def seed(services: Services) -> dict[str, int]:
                                   last_verdict=last, created_at=t(created))
             s.add(case)
             s.flush()
-            for at, verdict in runs:
-                s.add(ReplayRun(kind="regression", conversation_id=conv.id, regression_case_id=case.id,
-                                verdict=verdict, created_at=t(at)))
+            for at, kind, verdict in runs:
+                s.add(ReplayRun(kind=kind, conversation_id=conv.id, gap_id=gaps[name].id, verdict=verdict,
+                                regression_case_id=case.id if kind == "regression" else None, created_at=t(at)))
         for n, (pick, status, reviewed_at) in enumerate(ITEMS, start=1):
             item_conv = _conversation(s, n)
             s.flush()
@@ -180,7 +184,9 @@ def test_regression_now_and_as_of_past_runs(report: StatsReport) -> None:
     q, p, w = report.weeks
     assert (w.regression_cases, w.regression_passing) == (3, 2)  # C's case is inactive; H fails now
     assert w.regression_pass_rate == pytest.approx(2 / 3)
-    assert (p.regression_cases, p.regression_passing, p.regression_pass_rate) == (2, 2, 1.0)  # H passed on 6 Jun
+    # End of P: G passes by its publish replay, H by its run of 7 Jun (the failing publish replay of 8 Jun
+    # does not touch a case).
+    assert (p.regression_cases, p.regression_passing, p.regression_pass_rate) == (2, 2, 1.0)
     assert (q.regression_cases, q.regression_passing, q.regression_pass_rate) == (0, 0, None)
 
 
