@@ -332,6 +332,18 @@ def demo(workdir: Annotated[Path, typer.Option(help="where the demo database and
     run_demo(out, workdir)
 
 
+def _register_slack_commands() -> None:
+    """`flywheel digest`, `serve` and `run` live with the Slack edge (bot/cli_slack.py)."""
+    try:
+        from bot.cli_slack import register
+    except ImportError:  # pragma: no cover - the Slack edge is part of the package
+        return
+    register(app, services)
+
+
+_register_slack_commands()
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -82,18 +82,18 @@ class StatsReport(BaseModel):
         """A compact summary of the current period, each figure with its change since the previous one."""
         cur, prev = self.current, self.previous
 
-        def num(field: str, fmt: str = "{:g}", unit: str = "", scale: float = 1.0) -> str:
+        def num(field: str, fmt: str = "{}", unit: str = "", scale: float = 1.0) -> str:
             value = getattr(cur, field)
             if value is None:
                 return "n/a"
-            text = fmt.format(value * scale) + unit
+            text = fmt.format(value * scale if scale != 1 else value) + unit
             before = getattr(prev, field) if prev is not None else None
             if before is None:
                 return text
             delta = round((value - before) * scale, 1)
             if delta == 0:
                 return f"{text} (=)"
-            return f"{text} ({'↑' if delta > 0 else '↓'}{abs(delta):g})"
+            return f"{text} ({'↑' if delta > 0 else '↓'}{abs(delta):.10g})"
 
         what = "week" if self.period == "week" else f"{WEEKS_PER_MONTH} weeks"
         head = f"Flywheel loop, {what} {cur.label}"
@@ -263,7 +263,7 @@ def _regression(session: Session, *, stop: dt.datetime, live: bool) -> dict[str,
             ReplayRun.regression_case_id == RegressionCase.id,
             and_(
                 ReplayRun.gap_id == RegressionCase.gap_id,
-                ReplayRun.kind == "nope",
+                ReplayRun.kind == ReplayKind.PUBLISH.value,
                 ReplayRun.verdict == Verdict.PASS.value,
             ),
         )
