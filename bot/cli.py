@@ -332,16 +332,24 @@ def demo(workdir: Annotated[Path, typer.Option(help="where the demo database and
     run_demo(out, workdir)
 
 
-def _register_slack_commands() -> None:
-    """`flywheel digest`, `serve` and `run` live with the Slack edge (bot/cli_slack.py)."""
-    try:
-        from bot.cli_slack import register
-    except ImportError:  # pragma: no cover - the Slack edge is part of the package
-        return
-    register(app, services)
+EDGE_COMMANDS = ("bot.cli_slack", "bot.cli_eval", "bot.cli_integrations")
 
 
-_register_slack_commands()
+def _register_edge_commands() -> None:
+    """Commands that live with their edge: `digest`/`serve`/`run` (Slack), `eval`, connectors."""
+    import importlib
+
+    for name in EDGE_COMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(app, services)
+
+
+_register_edge_commands()
 
 
 def main() -> None:

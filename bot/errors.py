@@ -37,3 +37,11 @@ class LLMError(FlywheelError):
 
 class AgentError(FlywheelError):
     pass
+
+
+class PublishError(FlywheelError):
+    """The team's KB refused or failed the publish. Nothing was recorded; publishing again is safe."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable

@@ -224,6 +224,8 @@ class Article(Base):
     tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     version: Mapped[int] = mapped_column(Integer, default=1)
     source_gap_id: Mapped[int | None] = mapped_column(Integer)  # the gap that created it
+    external_id: Mapped[str | None] = mapped_column(String(255))  # id in the team's own KB, if published there
+    external_url: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -335,3 +337,13 @@ class ProcessedEvent(Base):
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SourceCursor(Base):
+    """Where an incremental pull from a conversation source stopped (restart-safe)."""
+
+    __tablename__ = "source_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.kb.search import Searcher
+from bot.kb.search import ExtraDoc, Searcher
 from bot.llm.base import LLM, AnswerRequest, ArticleSnippet, Turn
 
 
@@ -16,9 +17,14 @@ class AgentAnswer:
 
 
 class Agent(Protocol):
+    """`kb` searches the KB the replay runs against (live, or shadow with drafts). Agents that read their
+    own knowledge base instead receive the unpublished drafts of a shadow test as `extra`."""
+
     name: str
 
-    def reply(self, history: list[Turn], kb: Searcher) -> AgentAnswer: ...
+    def reply(
+        self, history: list[Turn], kb: Searcher, *, extra: Sequence[ExtraDoc] = (), replay_id: str | None = None
+    ) -> AgentAnswer: ...
 
 
 class RagAgent:
@@ -29,7 +35,10 @@ class RagAgent:
     def __init__(self, llm: LLM, *, top_k: int = 3) -> None:
         self.llm, self.top_k = llm, top_k
 
-    def reply(self, history: list[Turn], kb: Searcher) -> AgentAnswer:
+    def reply(
+        self, history: list[Turn], kb: Searcher, *, extra: Sequence[ExtraDoc] = (), replay_id: str | None = None
+    ) -> AgentAnswer:
+        # `extra` is already inside the shadow `kb` searcher for the built-in agent.
         users = [t.text for t in history if t.role == "user"]
         query = " ".join(users[-2:])  # the question, plus the one before it for context
         hits = kb.search(query, self.top_k)

@@ -86,7 +86,7 @@ class KnowledgeBase:
             article = session.scalar(select(Article).where(Article.slug == slug))
         if article is None:
             article = Article(
-                slug=self._free_slug(session, slug or slugify(title)),
+                slug=self.free_slug(session, slug or slugify(title)),
                 title=title,
                 body=body,
                 tags=list(tags),
@@ -120,7 +120,7 @@ class KnowledgeBase:
         return article, True
 
     @staticmethod
-    def _free_slug(session: Session, base: str) -> str:
+    def free_slug(session: Session, base: str) -> str:
         slug, n = base, 1
         while session.scalar(select(Article.id).where(Article.slug == slug)) is not None:
             n += 1

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.agents import Agent, build_agent
 from bot.kb import KnowledgeBase
 from bot.llm import LLM, build_llm
+from bot.publishers import BuiltinPublisher, Publisher, build_publisher
 from bot.settings import Settings
 from storage.db import make_engine, make_session_factory, migrate, session_scope
 
@@ -29,6 +30,7 @@ class Services:
     llm: LLM
     agent: Agent
     clock: Callable[[], dt.datetime] = field(default=_utcnow)
+    publisher: Publisher = field(default_factory=BuiltinPublisher)
 
     def session(self):  # type: ignore[no-untyped-def]
         """One unit of work: `with services.session() as s: ...` commits or rolls back."""
@@ -43,6 +45,7 @@ def build_services(
     engine: Engine | None = None,
     run_migrations: bool = True,
     clock: Callable[[], dt.datetime] | None = None,
+    publisher: Publisher | None = None,
 ) -> Services:
     engine = engine or make_engine(settings.database_url)
     if run_migrations:
@@ -56,4 +59,5 @@ def build_services(
         llm=llm,
         agent=agent or build_agent(settings, llm),
         clock=clock or _utcnow,
+        publisher=publisher or build_publisher(settings),
     )

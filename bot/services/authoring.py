@@ -13,7 +13,9 @@ from bot.domain import GapState, ReplayKind, Role, Verdict
 from bot.errors import InvalidInput
 from bot.kb.search import ExtraDoc
 from bot.llm.base import ArticleSnippet, DraftArticle, GapContext, Outline, Turn
+from bot.publishers import ArticleToPublish
 from bot.redact import redact
+from bot.text import slugify
 from bot.services import Services
 from bot.services.gaps import audit, ensure_can, get_gap, question_for, transition
 from bot.services.replay import ReplayOutcome, replay
@@ -31,6 +33,7 @@ class PublishOutcome:
     outcome: ReplayOutcome
     state: str
     regressions: list = field(default_factory=list)  # list[RegressionResult]
+    url: str | None = None  # the article in the team's KB, when a publisher returned one
 
 
 def latest_outline(session: Session, gap_id: int) -> OutlineRow | None:
@@ -172,8 +175,9 @@ def shadow_test(services: Services, *, gap_id: int, user: str | None) -> ReplayO
 
 
 def publish(services: Services, *, gap_id: int, user: str) -> PublishOutcome:
-    """Publish the latest draft (one transaction), then verify by replay; a crash in between leaves the gap
-    `published` without a verdict, which `resume_verifications` finishes."""
+    """Publish the latest draft: first to the team's KB (if a publisher is configured; a failure there
+    changes nothing), then article + state in one transaction, then verify by replay. A crash after the
+    transaction leaves the gap `published` without a verdict, which `resume_verifications` finishes."""
     now = services.clock()
     with services.session() as session:
         gap = get_gap(session, gap_id)
@@ -181,17 +185,38 @@ def publish(services: Services, *, gap_id: int, user: str) -> PublishOutcome:
         draft = latest_draft(session, gap_id)
         if draft is None:
             raise InvalidInput(f"Gap #{gap_id} has no draft to publish: write one first.")
-        article, _ = services.kb.save(session, title=draft.title, body=draft.body, tags=draft.tags, author=user,
-                                      gap_id=gap_id, article_id=draft.target_article_id or gap.article_id, now=now)
+        target_id = draft.target_article_id or gap.article_id
+        target = session.get(Article, target_id) if target_id else None
+        payload = ArticleToPublish(
+            slug=target.slug if target else services.kb.free_slug(session, slugify(draft.title)),
+            title=draft.title, body=draft.body,
+            tags=tuple(draft.tags), external_id=target.external_id if target else None, gap_id=gap_id,
+            author=user, version=(target.version + 1) if target else 1,
+            source_conversations=tuple(services_conversation_refs(session, gap)),
+        )
+        draft_id = draft.id
+    receipt = services.publisher.publish(payload)  # raises PublishError: nothing recorded
+    with services.session() as session:
+        gap = get_gap(session, gap_id)
+        ensure_can(gap, GapState.PUBLISHED)  # someone may have dismissed it meanwhile
+        article, _ = services.kb.save(session, title=payload.title, body=payload.body, tags=payload.tags,
+                                      author=user, gap_id=gap_id, article_id=target_id, slug=payload.slug, now=now)
+        if receipt.external_id or receipt.url:
+            article.external_id, article.external_url = receipt.external_id, receipt.url
         gap.article_id, gap.published_at = article.id, now
         transition(session, gap, GapState.PUBLISHED, actor=user, action="published", now=now,
-                   article_id=article.id, version=article.version, draft_id=draft.id)
+                   article_id=article.id, version=article.version, draft_id=draft_id,
+                   publisher=services.publisher.name)
         article_id, version, title = article.id, article.version, article.title
     outcome, state = verify(services, gap_id=gap_id, user=user)
     from bot.services.regression import run_affected
 
     regressions = run_affected(services, article_id=article_id, exclude_gap=gap_id)
-    return PublishOutcome(gap_id, article_id, version, title, outcome, state, regressions)
+    return PublishOutcome(gap_id, article_id, version, title, outcome, state, regressions, receipt.url)
+
+
+def services_conversation_refs(session: Session, gap: Gap) -> list[str]:
+    return [c.external_id for c in (_conv(session, lk.conversation_id) for lk in gap.links) if c is not None]
 
 
 def verify(services: Services, *, gap_id: int, user: str | None) -> tuple[ReplayOutcome, str]:

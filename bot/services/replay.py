@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -66,14 +67,21 @@ def load_messages(services: Services, conversation_id: int) -> list[_Msg]:
         return [_Msg(m.position, m.role, m.text) for m in conv.messages]
 
 
-def replay_turns(services: Services, messages: Sequence[_Msg], searcher: Searcher) -> list[TurnResult]:
+def replay_turns(
+    services: Services,
+    messages: Sequence[_Msg],
+    searcher: Searcher,
+    *,
+    extra: Sequence[ExtraDoc] = (),
+    replay_id: str | None = None,
+) -> list[TurnResult]:
     """Feed the user turns in order; the agent's new answers (not the old ones) form the history."""
     history: list[Turn] = []
     results: list[TurnResult] = []
     pending: list[_Msg] = []
 
     def answer_at(position: int, original: str | None) -> None:
-        reply = services.agent.reply(list(history), searcher)
+        reply = services.agent.reply(list(history), searcher, extra=extra, replay_id=replay_id)
         history.append(Turn(role=Role.AGENT, text=reply.text))
         results.append(
             TurnResult(position, " ".join(m.text for m in pending), original, reply.text, list(reply.sources))
@@ -132,8 +140,9 @@ def replay(
     """Replay and (optionally) judge; the run is stored only once everything succeeded."""
     messages = load_messages(services, conversation_id)
     ctx = services.kb.shadow(extra) if extra else services.kb.live()
+    replay_id = uuid.uuid4().hex
     with ctx as searcher:
-        turns = replay_turns(services, messages, searcher)
+        turns = replay_turns(services, messages, searcher, extra=extra, replay_id=replay_id)
         chosen = pick_turn(turns, flagged_position)
         judgement, agreement = None, None
         if with_judge and chosen is not None:
