@@ -45,3 +45,7 @@ class PublishError(FlywheelError):
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class NotAllowed(FlywheelError):
+    """The user may not do this (publish, dismiss, change settings). Nothing was changed."""

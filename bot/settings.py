@@ -54,6 +54,16 @@ class Settings(BaseSettings):
     judge_runs: int = Field(1, ge=1, le=9)
     replay_concurrency: int = Field(4, ge=1, le=64)
 
+    admins: str = Field(
+        "", description="comma-separated Slack user ids (or CLI login names) allowed to publish, dismiss and "
+        "change settings; empty = everyone"
+    )
+    admin_group: str | None = Field(None, description="a Slack user group id whose members are admins too")
+
+    @property
+    def admin_ids(self) -> frozenset[str]:
+        return frozenset(a.strip() for a in self.admins.split(",") if a.strip())
+
     @cached_property
     def use_openai(self) -> bool:
         if self.llm_provider == "openai":

@@ -31,6 +31,8 @@ class Services:
     agent: Agent
     clock: Callable[[], dt.datetime] = field(default=_utcnow)
     publisher: Publisher = field(default_factory=BuiltinPublisher)
+    # Resolves FLYWHEEL_ADMIN_GROUP to member ids (set by the Slack layer; None elsewhere).
+    group_resolver: Callable[[str], frozenset[str]] | None = None
 
     def session(self):  # type: ignore[no-untyped-def]
         """One unit of work: `with services.session() as s: ...` commits or rolls back."""

@@ -18,6 +18,7 @@ from bot.redact import redact
 from bot.text import slugify
 from bot.services import Services
 from bot.services.gaps import audit, ensure_can, get_gap, question_for, transition
+from bot.services.permissions import Action, require
 from bot.services.replay import ReplayOutcome, replay
 from storage.models import Article, Draft, Gap, Outline as OutlineRow, RegressionCase
 
@@ -178,6 +179,7 @@ def publish(services: Services, *, gap_id: int, user: str) -> PublishOutcome:
     """Publish the latest draft: first to the team's KB (if a publisher is configured; a failure there
     changes nothing), then article + state in one transaction, then verify by replay. A crash after the
     transaction leaves the gap `published` without a verdict, which `resume_verifications` finishes."""
+    require(services, user, Action.PUBLISH)
     now = services.clock()
     with services.session() as session:
         gap = get_gap(session, gap_id)

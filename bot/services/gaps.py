@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot.domain import ACTIVE_GAP_STATES, GAP_TRANSITIONS, GapKind, GapState, ReviewStatus, Role
 from bot.errors import IllegalTransition, InvalidInput, NotFound
 from bot.services import Services
+from bot.services.permissions import Action, require
 from bot.text import coverage, jaccard, says_dont_know
 from storage.models import (
     AuditEvent,
@@ -254,6 +255,7 @@ def add_note(services: Services, *, gap_id: int, author: str, text: str, source_
 
 
 def dismiss(services: Services, *, gap_id: int, user: str, reason: str = "") -> None:
+    require(services, user, Action.DISMISS)
     with services.session() as session:
         gap = get_gap(session, gap_id)
         transition(session, gap, GapState.DISMISSED, actor=user, action="dismissed", now=services.clock(),

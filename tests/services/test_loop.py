@@ -159,3 +159,21 @@ def test_crash_between_publish_and_verdict_is_resumed(loop, monkeypatch) -> None
     assert resume_verifications(loop) == [gap_id]
     with loop.session() as s:
         assert s.get(Gap, gap_id).state == GapState.VERIFIED
+
+
+def test_only_admins_may_publish_or_dismiss_when_configured(loop) -> None:
+    from bot.errors import NotAllowed
+
+    loop.settings.admins = "UADMIN"
+    gap_id = flag(loop, conversation_id=resolve(loop, "c1"), user="U1").gap_id  # anyone can flag
+    write_draft(loop, gap_id=gap_id, user="U1")  # and draft
+    with pytest.raises(NotAllowed, match="Only Flywheel admins may publish"):
+        publish(loop, gap_id=gap_id, user="U1")
+    with pytest.raises(NotAllowed):
+        dismiss(loop, gap_id=gap_id, user="U1")
+    with loop.session() as s:
+        assert s.get(Gap, gap_id).state == GapState.DRAFTING
+        assert s.scalar(select(func.count()).select_from(Article)) == 2
+    loop.group_resolver = lambda group: frozenset({"U1"})
+    loop.settings.admin_group = "S1"
+    assert publish(loop, gap_id=gap_id, user="U1").state == GapState.VERIFIED  # a member of the admin group
