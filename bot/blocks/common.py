@@ -54,8 +54,8 @@ ROLE_LABELS = {
     "system": ":gear: *System*",
 }
 
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
-_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{1,30}$")
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{1,30}$")
 _EMOJI = re.compile(r"^[a-z0-9_+'-]{1,64}$")
 _SAFE_URL = re.compile(r"^https?://[^\s<>|]{1,2900}$")
 
@@ -84,11 +84,14 @@ def message(text: str, blocks: Sequence[Block]) -> Message:
 
 
 def cap_blocks(blocks: Sequence[Block], limit: int) -> list[Block]:
+    """Last-resort guard: over the limit, keep the first blocks, say how many were dropped, and keep a
+    trailing actions block (the buttons matter more than the middle of a long text)."""
     if len(blocks) <= limit:
         return list(blocks)
-    kept = list(blocks[: limit - 1])
-    kept.append(context(f"_{len(blocks) - len(kept)} more blocks not shown: Slack's limit is {limit}._"))
-    return kept
+    tail = [blocks[-1]] if getattr(blocks[-1], "type", None) == "actions" else []
+    kept = list(blocks[: limit - 1 - len(tail)])
+    dropped = len(blocks) - len(kept) - len(tail)
+    return [*kept, context(f"_{dropped} more blocks not shown: Slack's limit is {limit}._"), *tail]
 
 
 # --- text ------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from bot.blocks.common import (
     section,
 )
 from bot.blocks.models import DigestHeaderView, DigestItemView, LoopLine
-from handlers.ids import ActionId, ItemRef
+from bot.blocks.ids import ActionId, ItemRef
 
 MAX_EXCERPT_TURNS = 7  # shown in the channel; the rest is one click away (Show conversation)
 EXCERPT_BUDGET = 2600  # chars of turn text in the item's section (limit 3000)
@@ -86,7 +86,8 @@ def status_line(view: DigestItemView) -> str | None:
     who = mention(view.reviewed_by) if view.reviewed_by else None
     gap = f" · gap #{view.gap_id}" if view.gap_id else ""
     if view.status == "flagged":
-        return f"{emoji(view.flag_emoji, 'books')} Flagged as a knowledge gap by {who or 'a teammate'}{gap} (see thread)"
+        flag = emoji(view.flag_emoji, "books")
+        return f"{flag} Flagged as a knowledge gap by {who or 'a teammate'}{gap} (see thread)"
     if view.status == "looks_good":
         return f"{emoji(view.ok_emoji, 'white_check_mark')} Looks good to {who or 'a teammate'}"
     if view.status == "fixed":

@@ -11,6 +11,7 @@ from bot.blocks.common import (
     actions,
     bullets,
     button,
+    chunk_sections,
     confirm,
     context,
     esc,
@@ -25,7 +26,7 @@ from bot.blocks.common import (
 )
 from bot.blocks.models import DraftView, VerdictView
 from bot.slack.text import escape_mrkdwn, split_text
-from handlers.ids import ActionId, DraftRef
+from bot.blocks.ids import ActionId, DraftRef
 
 SECTIONS_PER_MESSAGE = 10  # ≤ ~29,000 chars of body per message, well under the 50-block limit
 MAX_DRAFT_MESSAGES = 10  # beyond that we say so explicitly instead of flooding the thread
@@ -137,9 +138,9 @@ def build_verdict_message(view: VerdictView) -> Message:
     after = quote(excerpt(view.after, 1800)) if view.after else "_(no answer)_"
     blocks.append(fields_section([f"*Before*\n{before}", f"*After*\n{after}"]))
     if view.reasons:
-        blocks.append(section(f"*Why*\n{bullets(view.reasons, limit=400, max_items=8)}"))
+        blocks += chunk_sections(f"*Why*\n{bullets(view.reasons, limit=400, max_items=8)}")
     if view.missing_facts:
-        blocks.append(section(f"*Missing facts*\n{bullets(view.missing_facts, limit=300, max_items=10)}"))
+        blocks += chunk_sections(f"*Missing facts*\n{bullets(view.missing_facts, limit=300, max_items=10)}")
     meta = [KIND_LINES.get(view.kind, esc(view.kind, 30))]
     if view.confidence is not None:
         meta.insert(0, f"Confidence {round(max(0.0, min(1.0, view.confidence)) * 100)}%")
@@ -147,7 +148,8 @@ def build_verdict_message(view: VerdictView) -> Message:
     if view.draft_id is not None:
         value = DraftRef(gap_id=view.gap_id, draft_id=view.draft_id).dump()
         if verdict != "pass":
-            blocks.append(actions(button(":pencil2: Edit and retry", ActionId.EDIT_AND_RETRY, value, style="primary")))
+            retry = button(":pencil2: Edit and retry", ActionId.EDIT_AND_RETRY, value, style="primary")
+            blocks.append(actions(retry))
         elif view.kind == "shadow":
             blocks.append(actions(button(":rocket: Publish", ActionId.PUBLISH, value, style="primary")))
     return message(f"Gap #{view.gap_id}: {verdict} ({esc(view.article_title, 150)})", blocks)

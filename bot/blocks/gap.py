@@ -24,9 +24,10 @@ from bot.blocks.common import (
     section,
 )
 from bot.blocks.models import AgentTurnChoice, FlagView, MatchView, OutlineView
-from handlers.ids import ActionId, GapRef, JoinRef, NewGapRef, TurnRef
+from bot.blocks.ids import ActionId, GapRef, JoinRef, NewGapRef, TurnRef
 
 CLOSED_STATES = {"published", "verified", "dismissed"}
+MAX_OUTLINE_SECTIONS = 12  # section blocks for the outline body (≈35,000 chars)
 STATE_LINES = {
     "published": ":rocket: Published; waiting for the replay verdict.",
     "verified": ":white_check_mark: Verified: the agent now answers this correctly.",
@@ -48,7 +49,8 @@ def _nearest(turns: Sequence[AgentTurnChoice], position: int | None, limit: int)
 
 def _turn_option(gap_id: int, turn: AgentTurnChoice, number: int) -> Option:
     label = plain(f"Turn {number}: {turn.text}", OPTION_TEXT_MAX)
-    return Option(value=TurnRef(gap_id=gap_id, position=turn.position).dump(), text=PlainTextObject(text=label))
+    value = TurnRef(gap_id=gap_id, position=turn.position).dump()
+    return Option(value=value, text=PlainTextObject(text=label))
 
 
 def turn_select(view: FlagView) -> StaticSelectElement | None:
@@ -97,12 +99,17 @@ def _outline_blocks(outline: OutlineView) -> list:
         points = "\n".join(f"    • {esc(p, 400)}" for p in sec.points if p.strip())
         parts.append(f"*{i}. {esc(sec.heading, 200)}*" + (f"\n{points}" if points else ""))
     if parts:
-        blocks.extend(chunk_sections("*Outline*\n" + "\n".join(parts)))
+        chunks = chunk_sections("*Outline*\n" + "\n".join(parts))
+        blocks.extend(chunks[:MAX_OUTLINE_SECTIONS])
+        if len(chunks) > MAX_OUTLINE_SECTIONS:
+            more = len(chunks) - MAX_OUTLINE_SECTIONS
+            note = f"_The outline continues ({more} more parts): use *Edit outline* to see it all._"
+            blocks.append(context(note))
     if outline.required_facts:
         facts = bullets(outline.required_facts, limit=300, max_items=20)
-        blocks.append(section(f"*Facts the article must state* (the replay judge checks them)\n{facts}"))
+        blocks += chunk_sections(f"*Facts the article must state* (the replay judge checks them)\n{facts}")
     if outline.questions:
-        blocks.append(section(f"*Questions for experts*\n{bullets(outline.questions, max_items=10)}"))
+        blocks += chunk_sections(f"*Questions for experts*\n{bullets(outline.questions, max_items=10)}")
     return blocks
 
 
@@ -135,7 +142,9 @@ def build_gap_message(
                 "Dismiss",
                 ActionId.DISMISS,
                 gap_value,
-                confirm=confirm("Dismiss this gap?", "It leaves the backlog; you can reopen it later.", "Dismiss"),
+                confirm=confirm(
+                    "Dismiss this gap?", "It leaves the backlog; you can reopen it later.", "Dismiss"
+                ),
             )
         )
         blocks.append(actions(*buttons, block_id=f"gap-{flag.gap_id}"))

@@ -24,7 +24,7 @@ from bot.blocks.common import (
 )
 from bot.blocks.models import DigestSummary, GapSummary, HomeView
 from bot.blocks.stats import loop_rate, stat_fields
-from handlers.ids import ActionId, ViewId
+from bot.blocks.ids import ActionId, ViewId
 
 MAX_MINE = 10
 MAX_DRAFTS = 10

@@ -35,7 +35,7 @@ from bot.blocks.models import (
     OutlineSectionView,
 )
 from bot.slack.text import clean_plain, split_text
-from handlers.ids import InputId, ThreadMeta, ViewId
+from bot.blocks.ids import InputId, ThreadMeta, ViewId
 
 TURN_MAX = 2700  # one turn's text in the conversation modal
 MODAL_TEXT_BUDGET = 150_000  # views must stay under 250 kB
@@ -51,7 +51,9 @@ def _title(text: str) -> PlainTextObject:
     return PlainTextObject(text=text[:24])
 
 
-def _modal(callback_id: str, title: str, blocks: list[Block], *, submit: str | None, meta: str | None) -> View:
+def _modal(
+    callback_id: str, title: str, blocks: list[Block], *, submit: str | None, meta: str | None
+) -> View:
     return View(
         type="modal",
         callback_id=callback_id,
@@ -64,37 +66,37 @@ def _modal(callback_id: str, title: str, blocks: list[Block], *, submit: str | N
 
 
 # --- conversation ----------------------------------------------------------------------------------
+def _chunks(text: str) -> list[str]:
+    return [c for c in split_text(text, CHUNK) if c.strip()]
+
+
 def build_conversation_modal(view: ConversationView) -> View:
     """Every turn, redacted and escaped, packed into ≤3,000-char sections. A conversation too long
     for one view ends with a note saying how many turns are not shown."""
     ref = esc(view.conversation_ref, 80)
     source = f" · {esc(view.source, 40)}" if view.source else ""
     head = context(f"Conversation `{ref}` · {len(view.turns)} turns{source}")
-    sections: list[Block] = []
-    pending: list[str] = []
-    used = 0
-    max_sections = MAX_VIEW_BLOCKS - 2  # head + the "not shown" note
-    shown = 0
-
-    def flush() -> None:
-        if pending:
-            sections.extend(section(c) for c in split_text("\n\n".join(pending), CHUNK) if c.strip())
-            pending.clear()
-
+    max_sections = MAX_VIEW_BLOCKS - 3  # head, the "not shown" note, spare
+    committed: list[str] = []
+    pending = ""
+    used = shown = 0
     for turn in view.turns:
         label = ROLE_LABELS.get(turn.role, esc(turn.role, 20) or "?")
         if turn.position == view.flagged_position:
             label += "  :books: _the flagged turn_"
         piece = f"{label}\n{quote(excerpt(turn.text, TURN_MAX, flatten=False))}"
-        if used + len(piece) > MODAL_TEXT_BUDGET or len(sections) + 2 > max_sections:
+        candidate = f"{pending}\n\n{piece}" if pending else piece
+        if len(candidate) <= CHUNK:
+            next_committed, next_pending = committed, candidate
+        else:
+            next_committed, next_pending = committed + _chunks(pending), piece
+        too_many = len(next_committed) + len(_chunks(next_pending)) > max_sections
+        if used + len(piece) > MODAL_TEXT_BUDGET or too_many:
             break
-        if sum(map(len, pending)) + len(piece) > CHUNK:
-            flush()
-        pending.append(piece)
+        committed, pending = next_committed, next_pending
         used += len(piece)
         shown += 1
-    flush()
-    sections = sections[:max_sections]
+    sections = [section(c) for c in committed + _chunks(pending)]
     blocks = [head, *sections]
     if shown < len(view.turns):
         blocks.append(context(f"_{len(view.turns) - shown} more turns not shown: too long for Slack._"))
@@ -108,12 +110,20 @@ def _part_id(base: str, i: int) -> str:
     return base if i == 0 else f"{base}_{i}"
 
 
-def _text_inputs(base: str, label: str, text: str, *, max_parts: int, hint: str | None = None) -> list[InputBlock] | None:
-    """Inputs holding `text` in ≤`PART`-char parts (Slack caps an input at 3,000). None if too long."""
+def _text_inputs(
+    base: str, label: str, text: str, *, max_parts: int, hint: str | None = None, required: bool = True
+) -> list[Block]:
+    """Inputs holding `text` in ≤`PART`-char parts (Slack caps an input at 3,000). Text too long for
+    `max_parts` gives a read-only note instead (and the parser then returns None: unchanged)."""
     parts = split_text(clean_plain(text), PART) or [""]
     if len(parts) > max_parts:
-        return None
-    blocks = []
+        return [
+            section(
+                f":warning: *{esc(label, 80)}* is {len(text):,} characters, too long to edit in Slack; "
+                "it stays unchanged."
+            )
+        ]
+    blocks: list[Block] = []
     for i, part in enumerate(parts):
         bid = _part_id(base, i)
         shown = label if len(parts) == 1 else f"{label} (part {i + 1} of {len(parts)})"
@@ -125,7 +135,7 @@ def _text_inputs(base: str, label: str, text: str, *, max_parts: int, hint: str 
                     action_id=bid, multiline=True, initial_value=part or None, max_length=INPUT_MAX
                 ),
                 hint=PlainTextObject(text=hint) if hint and i == 0 else None,
-                optional=i > 0,
+                optional=i > 0 or not required,
             )
         )
     return blocks
@@ -176,20 +186,14 @@ def build_edit_draft_modal(view: EditDraftView) -> View:
             max_length=TITLE_MAX,
         ),
     )
-    body = _text_inputs(
-        InputId.DRAFT_BODY, "Article (Markdown)", view.body, max_parts=MAX_BODY_PARTS,
+    blocks: list[Block] = [title_input]
+    blocks += _text_inputs(
+        InputId.DRAFT_BODY,
+        "Article (Markdown)",
+        view.body,
+        max_parts=MAX_BODY_PARTS,
         hint="Long articles are split into parts; they are joined back in order.",
     )
-    blocks: list[Block] = [title_input]
-    if body is None:
-        blocks.append(
-            section(
-                f":warning: This draft is {len(view.body):,} characters, too long to edit in Slack. "
-                "Edit the title here, or the body in the knowledge base."
-            )
-        )
-    else:
-        blocks += body
     submit = "Save and test" if view.then_test else "Save"
     return _modal(ViewId.EDIT_DRAFT, "Edit draft", blocks, submit=submit, meta=meta.dump())
 
@@ -227,7 +231,9 @@ def text_to_outline(text: str) -> tuple[OutlineSectionView, ...]:
 
 
 def build_edit_outline_modal(view: EditOutlineView) -> View:
-    meta = ThreadMeta(gap_id=view.gap_id, channel=view.channel, thread_ts=view.thread_ts, message_ts=view.message_ts)
+    meta = ThreadMeta(
+        gap_id=view.gap_id, channel=view.channel, thread_ts=view.thread_ts, message_ts=view.message_ts
+    )
     blocks: list[Block] = [
         InputBlock(
             block_id=InputId.OUTLINE_TITLE,
@@ -240,12 +246,18 @@ def build_edit_outline_modal(view: EditOutlineView) -> View:
         )
     ]
     hint = "One '## Heading' per section, then '- point' lines."
-    blocks += _text_inputs(InputId.OUTLINE_SECTIONS, "Sections", outline_to_text(view.sections), max_parts=20, hint=hint) or []
+    blocks += _text_inputs(
+        InputId.OUTLINE_SECTIONS, "Sections", outline_to_text(view.sections), max_parts=20, hint=hint
+    )
     facts = "\n".join(f"- {f}" for f in view.required_facts)
     blocks += _text_inputs(
-        InputId.OUTLINE_FACTS, "Facts the article must state", facts, max_parts=10,
+        InputId.OUTLINE_FACTS,
+        "Facts the article must state",
+        facts,
+        max_parts=10,
         hint="One per line. The replay judge checks the new answer for each.",
-    ) or []
+        required=False,
+    )
     return _modal(ViewId.EDIT_OUTLINE, "Edit outline", blocks, submit="Save", meta=meta.dump())
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.blocks.common import Message, actions, button, context, emoji, esc, header, message, section
 from bot.blocks.models import ErrorView
-from handlers.ids import ActionId, RetryRef
+from bot.blocks.ids import ActionId, RetryRef
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", "this help"),
@@ -41,11 +41,12 @@ def build_help_message(
     lines = "\n".join(f"• `{cmd} {esc(usage, 60)}`: {esc(what, 200)}" for usage, what in COMMANDS)
     loop = (
         f"*How the loop works*\nEvery day I post a sample of the agent's conversations. React with "
-        f"{emoji(flag_emoji, 'books')} to flag a knowledge gap or {emoji(ok_emoji, 'white_check_mark')} if it "
-        "looks good. "
+        f"{emoji(flag_emoji, 'books')} to flag a knowledge gap or "
+        f"{emoji(ok_emoji, 'white_check_mark')} if it looks good. "
         "I answer in the thread with an article outline; your replies there become notes. "
         "*Write draft* → *Test* (a shadow replay) → *Publish*, and I replay the conversation to check "
         "the agent now gets it right."
     )
     blocks = [header("Flywheel help"), section(f"*Commands*\n{lines}"), section(loop)]
-    return message(f"Flywheel help: {cmd} help | stats | digest now | gaps | search | replay | regress", blocks)
+    text = f"Flywheel help: {cmd} help | stats | digest now | gaps | search | replay | regress"
+    return message(text, blocks)

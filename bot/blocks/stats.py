@@ -33,7 +33,8 @@ def loop_rate(numbers: StatsNumbers) -> str:
     if numbers.flagged == 0:
         return "Nothing was flagged."
     share = round(100 * numbers.verified / numbers.flagged)
-    return f"*{numbers.verified} of {numbers.flagged}* flagged conversations were fixed and verified ({share}%)."
+    done = f"*{numbers.verified} of {numbers.flagged}*"
+    return f"{done} flagged conversations were fixed and verified ({share}%)."
 
 
 def build_stats_message(view: StatsView) -> Message:

@@ -31,7 +31,7 @@ ELLIPSIS = "…"
 _INVISIBLE = re.compile(
     "[\U000e0000-\U000e007f\u200b-\u200d\u2060\ufe00-\ufe0f\ufeff\u202a-\u202e\u2066-\u2069]"
 )
-_BROADCAST = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
+_BROADCAST = re.compile(r"(?<![\w.+-])@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
 _ENTITY_TAIL = re.compile(r"&[a-z]{0,3}$")  # an entity cut before its ';' (&amp; &lt; &gt;)
 
 
