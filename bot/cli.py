@@ -332,7 +332,7 @@ def demo(workdir: Annotated[Path, typer.Option(help="where the demo database and
     run_demo(out, workdir)
 
 
-EDGE_COMMANDS = ("bot.cli_slack", "bot.cli_eval", "bot.cli_integrations")
+EDGE_COMMANDS = ("bot.cli_slack", "bot.cli_eval", "bot.cli_integrations", "bot.cli_insights")
 
 
 def _register_edge_commands() -> None:
