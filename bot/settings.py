@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     judge_runs: int = Field(1, ge=1, le=9)
     replay_concurrency: int = Field(4, ge=1, le=64)
 
+    credit_opt_out: str = Field(
+        "", description="comma-separated user ids never named in the weekly credit; their work still counts"
+    )
     admins: str = Field(
         "", description="comma-separated Slack user ids (or CLI login names) allowed to publish, dismiss and "
         "change settings; empty = everyone"

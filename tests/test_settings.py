@@ -46,3 +46,10 @@ def test_env_example_documents_every_setting() -> None:
         alias = field.validation_alias
         expected.add(alias.choices[0] if alias is not None else f"FLYWHEEL_{name.upper()}")
     assert expected == documented
+
+
+def test_csat_scales() -> None:
+    from bot.services.risk import normalize_csat
+
+    assert normalize_csat(1) == 1  # the lowest mark on 1-5, not a perfect 0-1 score
+    assert normalize_csat(0.2) == 1.0 and normalize_csat(4) == 4 and normalize_csat(None) is None

@@ -34,7 +34,8 @@ class MessageView:
 def normalize_csat(value: float | None) -> float | None:
     if value is None:
         return None
-    return value * 5.0 if 0.0 <= value <= 1.0 else value
+    # 0 <= x < 1 is a 0-1 satisfaction score; 1 itself is the lowest mark on the usual 1-5 scale.
+    return value * 5.0 if 0.0 <= value < 1.0 else value
 
 
 def score_risk(
