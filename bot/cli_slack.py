@@ -1,0 +1,145 @@
+"""`flywheel digest`, `flywheel serve` and `flywheel run`: the Slack edge of the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from bot.errors import ConfigError, FlywheelError
+
+log = logging.getLogger("flywheel")
+err = Console(stderr=True)
+out = Console()
+
+
+def _fail(exc: FlywheelError) -> typer.Exit:
+    err.print(f"[red]Error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+def _verbose() -> None:
+    """The long-running modes log the bot's own INFO lines (ids only, never message text)."""
+    for name in ("bot", "handlers", "flywheel"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
+def _start_background(services: Any, client: Any) -> Any:
+    """The scheduler in this process, and a one-off catch-up of today's digest in a thread."""
+    from bot.jobs import build_scheduler
+    from bot.services.digest import catch_up
+
+    scheduler = build_scheduler(services, client)
+    scheduler.start()
+
+    def run_catch_up() -> None:
+        try:
+            catch_up(services, client, now=services.clock())
+        except Exception:  # noqa: BLE001 - the bot keeps serving; the log has the traceback
+            log.exception("digest catch-up failed")
+
+    threading.Thread(target=run_catch_up, name="flywheel-catch-up", daemon=True).start()
+    return scheduler
+
+
+def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
+    """Add the Slack commands to the `flywheel` CLI."""
+
+    @app.command()
+    def digest(
+        day: Annotated[Optional[str], typer.Option(help="YYYY-MM-DD (default: today)")] = None,
+        channel: Annotated[Optional[str], typer.Option(help="channel ID (default: FLYWHEEL_REVIEW_CHANNEL)")] = None,
+    ) -> None:
+        """Post the day's digest to the review channel now (once: a rerun posts only what is missing)."""
+        from bot.services.digest import local_now, post_digest
+        from bot.slack.client import make_web_client
+
+        try:
+            svc = services_factory()
+            target = channel or svc.settings.review_channel
+            if not target:
+                raise ConfigError("No review channel: set FLYWHEEL_REVIEW_CHANNEL or pass --channel C0123ABC.")
+            client = make_web_client(svc.settings)
+            the_day = _parse_day(day) if day else local_now(svc, svc.clock()).date()
+            result = post_digest(svc, client, day=the_day, channel=target)
+        except FlywheelError as exc:
+            raise _fail(exc) from exc
+        if result.status == "posted":
+            out.print(f"Digest for {the_day} posted to {target}: {result.items} conversations, "
+                      f"{result.posted} messages sent now.", markup=False, highlight=False)
+        elif result.status == "already_posted":
+            out.print(f"The digest for {the_day} was already posted to {target}; nothing sent.",
+                      markup=False, highlight=False)
+        else:
+            out.print(f"Another Flywheel process is posting the digest for {the_day} right now; nothing sent.",
+                      markup=False, highlight=False)
+
+    @app.command()
+    def serve(
+        port: Annotated[int, typer.Option(min=0, max=65535, help="port for Slack's requests")] = 3000,
+        host: Annotated[str, typer.Option(help="interface to listen on")] = "0.0.0.0",
+    ) -> None:
+        """Run the bot over HTTP (Events API at /slack/events, /healthz), with the scheduler."""
+        from bot.app import create_app
+        from bot.server import make_server
+        from bot.slack.client import make_web_client
+
+        try:
+            svc = services_factory()
+            if svc.settings.slack_signing_secret is None:
+                raise ConfigError("SLACK_SIGNING_SECRET is not set; HTTP mode needs it to verify Slack's requests.")
+            client = make_web_client(svc.settings)
+            bolt = create_app(svc.settings, svc, client=client)
+        except FlywheelError as exc:
+            raise _fail(exc) from exc
+        _verbose()
+        server = make_server(bolt, svc, host, port)
+        scheduler = _start_background(svc, client)
+        out.print(f"Flywheel listening on http://{host}:{server.server_port}/slack/events (Ctrl-C to stop)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            out.print("Stopping.")
+        finally:
+            scheduler.shutdown(wait=False)
+            server.server_close()
+
+    @app.command()
+    def run() -> None:
+        """Run the bot over Socket Mode (no public URL needed; SLACK_APP_TOKEN), with the scheduler."""
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        from bot.app import create_app
+        from bot.slack.client import make_web_client
+
+        try:
+            svc = services_factory()
+            if svc.settings.slack_app_token is None:
+                raise ConfigError("SLACK_APP_TOKEN is not set; Socket Mode needs an app-level token (xapp-…) "
+                                  "with connections:write.")
+            client = make_web_client(svc.settings)
+            bolt = create_app(svc.settings, svc, client=client)
+        except FlywheelError as exc:
+            raise _fail(exc) from exc
+        _verbose()
+        scheduler = _start_background(svc, client)
+        out.print("Flywheel connected over Socket Mode (Ctrl-C to stop)")
+        try:
+            SocketModeHandler(bolt, svc.settings.slack_app_token.get_secret_value()).start()
+        except KeyboardInterrupt:
+            out.print("Stopping.")
+        finally:
+            scheduler.shutdown(wait=False)
+
+
+def _parse_day(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise FlywheelError(f"--day must be a date like 2026-11-20, not {value!r}.") from exc

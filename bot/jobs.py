@@ -1,0 +1,132 @@
+"""Named scheduled jobs, registered in one place.
+
+Each job takes `now` (tests call it directly with a fixed time), owns its units of work through the
+services, and logs and swallows its own exceptions so one failing run never stops the scheduler.
+Exactly-once across instances comes from the job claims in `bot.services.digest`, not from here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from slack_sdk import WebClient
+
+from bot.blocks.common import mention
+from bot.services import Services
+from bot.services.digest import (
+    Claim,
+    DigestPostResult,
+    claim,
+    finish,
+    local_now,
+    post_digest,
+    post_weekly_stats,
+    release,
+)
+from bot.slack.client import post_message
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Job = Callable[..., Any]
+
+JOB_DEFAULTS = {"misfire_grace_time": 3600, "coalesce": True, "max_instances": 1}
+
+
+def _guarded(job: Callable[..., T]) -> Callable[..., T | None]:
+    """Log (with the traceback) and swallow any exception: the scheduler keeps running."""
+
+    @functools.wraps(job)
+    def run(services: Services, client: WebClient, *, now: dt.datetime) -> T | None:
+        try:
+            return job(services, client, now=now)
+        except Exception:
+            log.exception("scheduled job %s failed now=%s", job.__name__, now.isoformat())
+            return None
+
+    return run
+
+
+@_guarded
+def digest_job(services: Services, client: WebClient, *, now: dt.datetime) -> DigestPostResult | None:
+    """Today's digest to the review channel (a no-op when it was already posted)."""
+    channel = services.settings.review_channel
+    if not channel:
+        log.warning("digest job skipped: FLYWHEEL_REVIEW_CHANNEL is not set")
+        return None
+    return post_digest(services, client, day=local_now(services, now).date(), channel=channel)
+
+
+@_guarded
+def weekly_stats_job(services: Services, client: WebClient, *, now: dt.datetime) -> bool:
+    """Last week's stats and chart to the stats channel."""
+    channel = services.settings.stats_channel
+    if not channel:
+        log.info("weekly stats job skipped: FLYWHEEL_STATS_CHANNEL is not set")
+        return False
+    return post_weekly_stats(services, client, now=now, channel=channel)
+
+
+@_guarded
+def regression_job(services: Services, client: WebClient, *, now: dt.datetime) -> int:
+    """Replay the regression suite; tell each broken gap's thread. Returns how many broke."""
+    from bot.services.regression import run_regressions
+
+    gate = Claim("regressions", local_now(services, now).date().isoformat())  # once a night across instances
+    if claim(services, gate) != "claimed":
+        log.info("nightly regressions already run or running night=%s", gate.period)
+        return 0
+    try:
+        results = run_regressions(services, actor="scheduler")
+    except BaseException:
+        release(services, gate)
+        raise
+    finish(services, gate)
+    broke = [r for r in results if r.broke]
+    log.info("nightly regressions cases=%d broke=%d errors=%d", len(results), len(broke),
+             sum(1 for r in results if r.error))
+    for r in broke:
+        if not (r.thread_channel and r.thread_ts):
+            continue
+        who = f" {mention(r.fixed_by)}" if r.fixed_by else ""
+        text = (f":rotating_light: Nightly regression: the agent no longer answers gap #{r.gap_id}'s conversation "
+                f"correctly (verdict: {r.verdict or 'none'}). The gap is back to failed.{who}")
+        try:
+            post_message(client, channel=r.thread_channel, thread_ts=r.thread_ts, text=text)
+        except Exception:  # noqa: BLE001 - one thread we cannot post to must not hide the others
+            log.exception("regression notice failed gap_id=%r channel=%r", r.gap_id, r.thread_channel)
+    return len(broke)
+
+
+def _at(hhmm: str) -> tuple[int, int]:
+    hour, minute = hhmm.split(":")
+    return int(hour), int(minute)
+
+
+def build_scheduler(services: Services, client: WebClient) -> BackgroundScheduler:
+    """The scheduler with every job, in `settings.timezone` (not started)."""
+    settings = services.settings
+    tz = ZoneInfo(settings.timezone)
+    scheduler = BackgroundScheduler(timezone=tz, job_defaults=dict(JOB_DEFAULTS))
+
+    def add(job: Job, trigger: CronTrigger) -> None:
+        def fire() -> None:
+            job(services, client, now=services.clock())
+
+        scheduler.add_job(fire, trigger, id=job.__name__, name=job.__name__, replace_existing=True, **JOB_DEFAULTS)
+
+    hour, minute = _at(settings.digest_time)
+    add(digest_job, CronTrigger(hour=hour, minute=minute, timezone=tz))
+    if settings.stats_channel:
+        add(weekly_stats_job, CronTrigger(day_of_week="mon", hour=9, minute=0, timezone=tz))
+    else:
+        log.info("weekly stats not scheduled: FLYWHEEL_STATS_CHANNEL is not set")
+    add(regression_job, CronTrigger(hour=2, minute=0, timezone=tz))
+    return scheduler

@@ -1,0 +1,142 @@
+"""`/flywheel <subcommand> [share]`: acked at once (slow subcommands ack with a "working on it" line), then
+answered through `respond()`: ephemeral, or in the channel when the text ends with `share`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, Respond
+from slack_sdk import WebClient
+
+from bot.blocks import Message, build_gap_list, build_help_message, build_stats_message
+from bot.blocks.common import channel_link, esc
+from bot.errors import ConfigError, InvalidInput
+from bot.services import Services, threads
+from bot.services.conversations import resolve, transcript
+from bot.services.digest import local_now, post_digest, stats_view
+from bot.services.regression import run_regressions
+from bot.services.replay import replay
+from bot.services.stats import month_stats, weekly_stats
+from handlers import flows, present
+
+log = logging.getLogger(__name__)
+
+SEARCH_HITS = 5
+
+
+@dataclass(frozen=True)
+class Invocation:
+    sub: str
+    rest: str  # the text after the subcommand (without `share`)
+    share: bool
+    user: str
+    command: str
+
+    @property
+    def args(self) -> list[str]:
+        return self.rest.split()
+
+
+def parse(command: dict[str, Any]) -> Invocation:
+    words = (command.get("text") or "").split()
+    share = bool(words) and words[-1].lower() == "share"
+    if share:
+        words = words[:-1]
+    sub = words[0].lower() if words else "help"
+    return Invocation(sub, " ".join(words[1:]), share, command.get("user_id", ""), command.get("command", "/flywheel"))
+
+
+def _help(services: Services, client: WebClient, inv: Invocation) -> Message:
+    s = services.settings
+    return build_help_message(inv.command, flag_emoji=s.flag_emoji, ok_emoji=s.ok_emoji)
+
+
+def _stats(services: Services, client: WebClient, inv: Invocation) -> Message:
+    period = inv.args[0].lower() if inv.args else "week"
+    if period not in ("week", "month"):
+        raise InvalidInput(f"`{inv.command} stats` takes `week` or `month`.")
+    now = services.clock()
+    report = weekly_stats(services, now=now, weeks=2) if period == "week" else month_stats(services, now=now, months=2)
+    return build_stats_message(stats_view(services, report))
+
+
+def _digest(services: Services, client: WebClient, inv: Invocation) -> Message:
+    if inv.args and inv.args[0].lower() != "now":
+        raise InvalidInput(f"Did you mean `{inv.command} digest now`?")
+    channel = services.settings.review_channel
+    if not channel:
+        raise ConfigError("FLYWHEEL_REVIEW_CHANNEL is not set: I don't know where to post the digest.")
+    day = local_now(services, services.clock()).date()
+    result = post_digest(services, client, day=day, channel=channel)
+    where = channel_link(channel)
+    if result.status == "posted":
+        return present.notice(f":newspaper: Posted the digest for {day} in {where}: {result.items} conversations.")
+    if result.status == "already_posted":
+        return present.notice(f":newspaper: The digest for {day} is already in {where}.")
+    return present.notice(f":hourglass_flowing_sand: The digest for {day} is being posted to {where} right now.")
+
+
+def _gaps(services: Services, client: WebClient, inv: Invocation) -> Message:
+    which = inv.args[0].lower() if inv.args else "open"
+    if which not in ("mine", "open"):
+        raise InvalidInput(f"`{inv.command} gaps` takes `mine` or `open`.")
+    rows, total = threads.gap_rows(services, user=inv.user if which == "mine" else None)
+    now = services.clock()
+    title = "Your open gaps" if which == "mine" else "Open gaps"
+    return build_gap_list(title, [present.gap_summary(r, now=now) for r in rows], total=total)
+
+
+def _search(services: Services, client: WebClient, inv: Invocation) -> Message:
+    if not inv.rest.strip():
+        raise InvalidInput(f"What should I search for? `{inv.command} search <text>`")
+    return present.search_message(inv.rest, services.kb.search(inv.rest, SEARCH_HITS))
+
+
+def _replay(services: Services, client: WebClient, inv: Invocation) -> Message:
+    if not inv.args:
+        raise InvalidInput(f"Which conversation? `{inv.command} replay <conversation>`")
+    conversation_id = resolve(services, inv.args[0])
+    outcome = replay(services, conversation_id=conversation_id, with_judge=False, actor=inv.user)
+    ref, _ = transcript(services, conversation_id)
+    return present.replay_message(ref, outcome)
+
+
+def _regress(services: Services, client: WebClient, inv: Invocation) -> Message:
+    results = run_regressions(services, actor=inv.user)
+    flows.announce_broken(client, results)
+    return present.regress_message(results)
+
+
+Run = Callable[[Services, WebClient, Invocation], Message]
+# subcommand → (function, the "working on it" line for slow ones)
+SUBCOMMANDS: dict[str, tuple[Run, str | None]] = {
+    "help": (_help, None),
+    "stats": (_stats, None),
+    "digest": (_digest, "Posting today's digest…"),
+    "gaps": (_gaps, None),
+    "search": (_search, None),
+    "replay": (_replay, "Replaying the conversation against today's knowledge base…"),
+    "regress": (_regress, "Replaying every regression case…"),
+}
+
+
+def handle_flywheel_command(
+    ack: Ack, command: dict[str, Any], respond: Respond, services: Services, client: WebClient
+) -> None:
+    inv = parse(command)
+    run, slow = SUBCOMMANDS.get(inv.sub, (None, None))
+    if slow:
+        ack(text=f":hourglass_flowing_sand: {slow}")
+    else:
+        ack()
+    if run is None:
+        names = " · ".join(f"`{name}`" for name in SUBCOMMANDS)
+        msg = present.notice(f"I don't know `{esc(inv.sub, 40)}`. Try {names} (`{esc(inv.command, 32)} help`).")
+    else:
+        msg = run(services, client, inv)
+    respond(response_type="in_channel" if inv.share else "ephemeral", **msg.as_kwargs())
+    log.info("command done sub=%r user=%r shared=%r", inv.sub if run else "unknown", inv.user, inv.share)

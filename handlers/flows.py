@@ -1,0 +1,233 @@
+"""The slow part of the listeners, run after the ack: post a placeholder, call a service, update it.
+
+Listeners pull primitives out of the payload and call one of these; each renders with a builder.
+Logs carry ids only (gap_id, item_id, channel, ts), never message text.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from slack_sdk import WebClient
+
+from bot.blocks import (
+    Message,
+    build_digest_item,
+    build_draft_messages,
+    build_error_message,
+    build_gap_message,
+    build_match_message,
+    build_verdict_message,
+)
+from bot.blocks.common import mention
+from bot.blocks.models import ErrorView
+from bot.domain import ACTIVE_GAP_STATES, GapState
+from bot.errors import FlywheelError, IllegalTransition, LLMError
+from bot.services import Services, authoring, gaps, threads
+from bot.services.insight import gap_detail
+from bot.services.regression import RegressionResult
+from bot.slack.client import post_message, update_message
+from handlers import present
+from handlers.ids import ActionId
+
+log = logging.getLogger(__name__)
+
+ACTIVE = {s.value for s in ACTIVE_GAP_STATES}
+PUBLISHABLE = ACTIVE  # open, drafting, failed
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a clicked message is: its channel, its thread (the digest item) and its own ts."""
+
+    channel: str
+    thread_ts: str
+    message_ts: str | None
+
+
+def where(body: dict[str, Any]) -> Where:
+    container = body.get("container") or {}
+    msg = body.get("message") or {}
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+    message_ts = container.get("message_ts") or msg.get("ts")
+    return Where(channel=channel, thread_ts=msg.get("thread_ts") or message_ts, message_ts=message_ts)
+
+
+def post(client: WebClient, channel: str, msg: Message, *, thread_ts: str | None = None) -> str:
+    return post_message(client, channel=channel, thread_ts=thread_ts, **msg.as_kwargs())
+
+
+def update(client: WebClient, channel: str, ts: str, msg: Message) -> None:
+    update_message(client, channel=channel, ts=ts, **msg.as_kwargs())
+
+
+def require_state(services: Services, gap_id: int, allowed: set[str]) -> None:
+    """Stale buttons (a dismissed, verified or deleted gap) stop here, before anything is posted."""
+    state = threads.gap_state(services, gap_id)
+    if state not in allowed:
+        hint = " Reopen it with `flywheel gaps reopen` first." if state == GapState.DISMISSED else ""
+        raise IllegalTransition(f"Gap #{gap_id} is {state}: this button is out of date, so nothing was done.{hint}")
+
+
+@contextmanager
+def progress(
+    client: WebClient, where_: Where, text: str, *, retry: ActionId | None = None, gap_id: int | None = None,
+    draft_id: int | None = None,
+) -> Iterator[str]:
+    """A placeholder in the thread, replaced by the result; a FlywheelError replaces it with the user-safe
+    message (and a retry button when trying again can help)."""
+    ts = post(client, where_.channel, present.notice(f":hourglass_flowing_sand: {text}"), thread_ts=where_.thread_ts)
+    try:
+        yield ts
+    except FlywheelError as exc:
+        log.info("%s shown in thread gap_id=%r channel=%r ts=%r", type(exc).__name__, gap_id, where_.channel, ts)
+        can_retry = retry is not None and (not isinstance(exc, LLMError) or exc.retryable)
+        view = ErrorView(message=exc.message, retry_action=retry if can_retry else None, gap_id=gap_id,
+                         draft_id=draft_id)
+        update(client, where_.channel, ts, build_error_message(view))
+    except Exception:
+        update(client, where_.channel, ts, present.notice(":warning: Something went wrong; nothing more was done."))
+        raise
+
+
+def refresh_item(services: Services, client: WebClient, item_id: int | None) -> None:
+    """Re-render the digest item message (its status line: flagged, looks good, fixed)."""
+    if item_id is None:
+        return
+    item = threads.get_item(services, item_id)
+    if item.channel and item.ts:
+        update(client, item.channel, item.ts, build_digest_item(threads.item_view(services, item_id)))
+
+
+def gap_message(services: Services, gap_id: int) -> Message:
+    detail = gap_detail(services, gap_id)
+    return build_gap_message(present.flag_view(detail), present.outline_view(detail.outline, services.llm.name))
+
+
+# --- flagging -------------------------------------------------------------------------------------
+def flag_item(
+    services: Services, client: WebClient, *, item: threads.ItemInfo, user: str,
+    on_match: Literal["ask", "new"] | int = "ask", thread: Where | None = None,
+) -> int | None:
+    """Flag the conversation of a digest item and answer in its thread. Returns the gap id, if any."""
+    thread = thread or Where(item.channel, item.ts, None)
+    result = gaps.flag(services, conversation_id=item.conversation_id, user=user, on_match=on_match)
+    refresh_item(services, client, item.item_id)
+    if result.gap_id is None:  # it matches an open gap: offer to join it
+        view = present.match_view(result.matches[0], conversation_id=item.conversation_id, user=user,
+                                  item_id=item.item_id)
+        post(client, thread.channel, build_match_message(view), thread_ts=thread.thread_ts)
+        log.info("flag matched gap_id=%r item_id=%r", result.matches[0].gap_id, item.item_id)
+        return None
+    if not result.created:
+        if result.joined:
+            text = f":books: {mention(user)} flagged this too · *gap #{result.gap_id}*"
+            post(client, thread.channel, present.notice(text), thread_ts=thread.thread_ts)
+        log.info("co-flag gap_id=%r item_id=%r joined=%r", result.gap_id, item.item_id, result.joined)
+        return result.gap_id
+    threads.attach_thread(services, gap_id=result.gap_id, channel=thread.channel, ts=thread.thread_ts,
+                          item_id=item.item_id)
+    outline(services, client, gap_id=result.gap_id, thread=thread, user=user)
+    return result.gap_id
+
+
+def outline(services: Services, client: WebClient, *, gap_id: int, thread: Where, user: str | None) -> None:
+    """The flag acknowledgement with "Drafting an outline…", then the outline in the same message."""
+    flag = present.flag_view(gap_detail(services, gap_id))
+    ts = post(client, thread.channel, build_gap_message(flag), thread_ts=thread.thread_ts)
+    try:
+        authoring.suggest_outline(services, gap_id=gap_id, user=user)
+    except FlywheelError as exc:
+        log.info("outline failed gap_id=%r: %s", gap_id, type(exc).__name__)
+        update(client, thread.channel, ts, build_gap_message(flag, progress="No outline this time."))
+        view = ErrorView(message=exc.message, retry_action=ActionId.FLAG, gap_id=gap_id)
+        post(client, thread.channel, build_error_message(view), thread_ts=thread.thread_ts)
+        return
+    update(client, thread.channel, ts, gap_message(services, gap_id))
+    log.info("outline posted gap_id=%r channel=%r ts=%r", gap_id, thread.channel, ts)
+
+
+# --- drafting -------------------------------------------------------------------------------------
+def post_draft(services: Services, client: WebClient, where_: Where, gap_id: int, ts: str) -> None:
+    """Replace message `ts` with the current draft (a long draft continues in more messages)."""
+    draft = threads.current_draft(services, gap_id)
+    if draft is None:
+        raise IllegalTransition(f"Gap #{gap_id} has no draft yet: write one first.")
+    first, *rest = build_draft_messages(present.draft_view(draft))
+    update(client, where_.channel, ts, first)
+    for msg in rest:
+        post(client, where_.channel, msg, thread_ts=where_.thread_ts)
+
+
+def show_edited_draft(
+    services: Services, client: WebClient, *, gap_id: int, where_: Where, then_test: bool, user: str
+) -> None:
+    """After an edit: the draft message shows the new revision (or, without one, a new message is
+    posted); "edit and retry" then runs the shadow test."""
+    first, *rest = build_draft_messages(present.draft_view(threads.current_draft(services, gap_id)))  # type: ignore[arg-type]
+    if where_.message_ts:
+        update(client, where_.channel, where_.message_ts, first)
+    else:
+        rest.insert(0, first)
+    for msg in rest:
+        post(client, where_.channel, msg, thread_ts=where_.thread_ts)
+    if then_test:
+        shadow_test(services, client, gap_id=gap_id, user=user, where_=where_)
+
+
+def write_draft(services: Services, client: WebClient, *, gap_id: int, user: str, where_: Where) -> None:
+    require_state(services, gap_id, ACTIVE)
+    with progress(client, where_, "Writing the draft…", retry=ActionId.WRITE_DRAFT, gap_id=gap_id) as ts:
+        authoring.write_draft(services, gap_id=gap_id, user=user)
+        post_draft(services, client, where_, gap_id, ts)
+    log.info("draft posted gap_id=%r", gap_id)
+
+
+def shadow_test(services: Services, client: WebClient, *, gap_id: int, user: str, where_: Where) -> None:
+    require_state(services, gap_id, ACTIVE)
+    text = "Testing the draft in a shadow knowledge base (nothing is published)…"
+    with progress(client, where_, text, retry=ActionId.TEST_DRAFT, gap_id=gap_id) as ts:
+        outcome = authoring.shadow_test(services, gap_id=gap_id, user=user)
+        draft = threads.current_draft(services, gap_id)
+        question = gap_detail(services, gap_id).question
+        view = present.verdict_view(outcome, gap_id=gap_id, article_title=draft.title if draft else "",
+                                    draft_id=draft.draft_id if draft else None, question=question)
+        update(client, where_.channel, ts, build_verdict_message(view))
+    log.info("shadow test posted gap_id=%r", gap_id)
+
+
+def publish(services: Services, client: WebClient, *, gap_id: int, user: str, where_: Where) -> None:
+    require_state(services, gap_id, PUBLISHABLE)
+    draft = threads.current_draft(services, gap_id)
+    text = "Publishing, then replaying the conversation against the live knowledge base…"
+    out = None
+    with progress(client, where_, text, retry=ActionId.PUBLISH, gap_id=gap_id) as ts:
+        out = authoring.publish(services, gap_id=gap_id, user=user)
+        question = gap_detail(services, gap_id).question
+        failed = out.state != GapState.VERIFIED
+        view = present.verdict_view(out.outcome, gap_id=gap_id, article_title=out.article_title,
+                                    draft_id=draft.draft_id if failed and draft else None, question=question)
+        update(client, where_.channel, ts, build_verdict_message(view))
+    if out is None:
+        return  # the error is shown in place of the placeholder
+    log.info("publish verdict posted gap_id=%r state=%r", gap_id, out.state)
+    # Published: what follows is bookkeeping in Slack, never a reason to offer "publish again".
+    if draft is not None and where_.message_ts:  # the clicked draft message loses its buttons
+        update(client, where_.channel, where_.message_ts,
+               build_draft_messages(present.draft_view(draft, state="published"))[-1])
+    item = threads.gap_item(services, gap_id)
+    refresh_item(services, client, item.item_id if item else None)
+    announce_broken(client, out.regressions)
+
+
+def announce_broken(client: WebClient, results: Sequence[RegressionResult]) -> None:
+    """A regression that broke is posted in its own gap's thread, mentioning who fixed it."""
+    for result in results:
+        if result.broke and result.thread_channel and result.thread_ts:
+            post(client, result.thread_channel, present.regression_broke_notice(result),
+                 thread_ts=result.thread_ts)
+            log.info("regression broke gap_id=%r case_id=%r", result.gap_id, result.case_id)

@@ -1,0 +1,40 @@
+"""Thread replies under a gap's thread become the gap's notes; every other message is a no-op.
+
+Bolt acks events before the listener runs. The `message` listener takes every subtype (edits,
+deletions, joins…) so none of them is answered with a 404 that Slack would retry.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.services import Services, gaps, threads
+
+log = logging.getLogger(__name__)
+
+
+NOTE_SUBTYPES = (None, "thread_broadcast")  # a plain reply, or one also sent to the channel
+
+
+def is_thread_reply(event: dict[str, Any]) -> bool:
+    """A person's reply in a thread: a plain reply (or broadcast), not a bot, not the thread's parent."""
+    thread_ts = event.get("thread_ts")
+    return (
+        event.get("subtype") in NOTE_SUBTYPES
+        and not event.get("bot_id")
+        and bool(event.get("user"))
+        and bool(thread_ts)
+        and thread_ts != event.get("ts")
+        and bool((event.get("text") or "").strip())
+    )
+
+
+def handle_message(event: dict[str, Any], services: Services) -> None:
+    if not is_thread_reply(event):
+        return
+    gap_id = threads.gap_for_thread(services, channel=event["channel"], thread_ts=event["thread_ts"])
+    if gap_id is None:
+        return  # a thread that is not a gap's
+    note_id = gaps.add_note(services, gap_id=gap_id, author=event["user"], text=event["text"], source_ref=event["ts"])
+    log.info("note added gap_id=%r note_id=%r ts=%r", gap_id, note_id, event["ts"])
