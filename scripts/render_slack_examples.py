@@ -1,0 +1,78 @@
+"""Render docs/SLACK_MESSAGES.md: what the bot posts at each step of the loop, from the real builders.
+
+    python scripts/render_slack_examples.py          # rewrite the doc
+    python scripts/render_slack_examples.py --check  # exit 1 if the doc is out of date (tests run this)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from bot.blocks import (
+    build_digest_header,
+    build_digest_item,
+    build_draft_messages,
+    build_gap_message,
+    build_verdict_message,
+)
+from bot.blocks.models import (
+    AgentTurnChoice,
+    DigestHeaderView,
+    DigestItemView,
+    DraftView,
+    FlagView,
+    LoopLine,
+    OutlineSectionView,
+    OutlineView,
+    VerdictView,
+)
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "SLACK_MESSAGES.md"
+Q = "Who do I call about a missed garbage collection?"
+FACT = "Call Republic Services at (800) 320-8077 before 12 noon for a return trip the same day."
+DONT_KNOW = "I'm sorry, I don't have information about that. Let me connect you with a teammate."
+
+
+def steps() -> list[tuple[str, object]]:
+    flag = FlagView(gap_id=12, flagged_by="UANA0001", co_flaggers=("UBEN0002",), state="open",
+                    agent_turns=(AgentTurnChoice(1, "Hello! How can I help?"), AgentTurnChoice(3, DONT_KNOW)),
+                    flagged_position=3)
+    outline = OutlineView(title="Missed garbage collection: who to call", summary="The agent had no article on it.",
+                          sections=(OutlineSectionView("Answer", (FACT,)),), required_facts=(FACT,),
+                          questions=("Does the same-day return trip also apply to recycling?",), provider="offline")
+    return [
+        ("1. The daily digest header (review channel)", build_digest_header(DigestHeaderView(
+            day="2026-11-25", count=8, risk_count=6, yesterday=LoopLine(flagged=2, drafted=1, published=1, verified=1)))),
+        ("2. One digest item (each has its own reactions and thread)", build_digest_item(DigestItemView(
+            item_id=41, conversation_id=7, conversation_ref="ticket-8812", pick="risk",
+            reasons=("escalated", "agent said it did not know"), total_turns=5,
+            excerpt_turns=(("user", Q), ("agent", DONT_KNOW), ("human", FACT))))),
+        ("3. After a 📚 reaction: who flagged, the turn, the suggested outline (in the item's thread)",
+         build_gap_message(flag, outline)),
+        ("4. The draft (after teammates' replies and “Write draft”)", build_draft_messages(DraftView(
+            gap_id=12, draft_id=30, title=outline.title, body=f"{FACT}\n\n## Sources\n- conversation ticket-8812",
+            author="UANA0001", provider="offline"))[0]),
+        ("5. The verdict after “Publish”: before/after of the flagged turn", build_verdict_message(VerdictView(
+            gap_id=12, verdict="pass", before=DONT_KNOW, after=FACT, question=Q, confidence=1.0,
+            reasons=("The new answer states all 1 required facts.",), article_title=outline.title))),
+    ]
+
+
+def render() -> str:
+    parts = ["# What Flywheel posts in Slack", "",
+             "Generated from the real Block Kit builders by `scripts/render_slack_examples.py` (a test checks it",
+             "is current). Paste any `blocks` array into Slack's Block Kit Builder to see it rendered.", ""]
+    for title, message in steps():
+        parts += [f"## {title}", "", f"Notification text: “{message.text}”", "", "```json",
+                  json.dumps([b.to_dict() for b in message.blocks], indent=2, ensure_ascii=False), "```", ""]
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    text = render()
+    if "--check" in sys.argv:
+        sys.exit(0 if DOC.exists() and DOC.read_text(encoding="utf-8") == text else 1)
+    DOC.write_text(text, encoding="utf-8")
+    print(f"wrote {DOC}")
