@@ -60,6 +60,10 @@ def db_ok(services: Services) -> bool:
 
 def make_wsgi_app(app: App, services: Services) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     bolt = SlackRequestHandler(app, path=EVENTS_PATH)
+    from bot.integrations.ingest import ingest_app_from_settings
+    from bot.integrations.settings import integration_settings
+
+    ingest = ingest_app_from_settings(services, integration_settings(services.settings))  # None without a token
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
@@ -68,6 +72,8 @@ def make_wsgi_app(app: App, services: Services) -> Callable[[dict[str, Any], Sta
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             ok = db_ok(services)
             return _json(start_response, "200 OK" if ok else "503 Service Unavailable", {"ok": ok, "db": ok})
+        if ingest is not None and path.startswith("/ingest/"):
+            return ingest(environ, start_response)
         return _json(start_response, "404 Not Found", {"ok": False, "error": "not_found"})
 
     return wsgi

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(30.0, gt=0, description="seconds per LLM call")
     llm_max_retries: int = Field(2, ge=0, le=10)
 
+    # Integrations (connector settings: docs/INTEGRATIONS.md)
+    agent: str = Field("builtin", description="builtin, http, openai, python, or a flywheel.agents entry point")
+    publisher: str = Field(
+        "builtin", description="builtin, markdown, webhook, zendesk, intercom, or a flywheel.publishers entry point"
+    )
+
     # Storage
     database_url: str = Field("sqlite:///flywheel.db", validation_alias=_env("DATABASE_URL"))
 
@@ -53,6 +59,7 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     judge_runs: int = Field(1, ge=1, le=9)
     replay_concurrency: int = Field(4, ge=1, le=64)
+    draft_reminder_hours: int = Field(48, ge=1, description="a draft left untouched this long gets a reminder")
 
     credit_opt_out: str = Field(
         "", description="comma-separated user ids never named in the weekly credit; their work still counts"

@@ -48,4 +48,7 @@ class RagAgent:
 
 
 def build_agent(settings, llm: LLM) -> Agent:  # type: ignore[no-untyped-def]
-    return RagAgent(llm)
+    """The configured agent (`FLYWHEEL_AGENT`): the built-in RAG agent or a connector."""
+    from bot.integrations.agents import build_agent_from_settings  # lazy: connectors import this module
+
+    return build_agent_from_settings(settings, llm)
