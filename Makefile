@@ -22,5 +22,9 @@ demo: setup
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## Every benchmark (a few minutes); rewrites bench/RESULTS.md. Not tests: nothing in `make test` is timed.
+bench: setup
+	$(BIN)/python -m bench.run
+
 clean:
 	rm -rf $(VENV) .demo .pytest_cache
