@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, bindparam, text
 
 from bot.text import STOPWORDS, words
 
@@ -99,16 +99,25 @@ class SqliteSearch:
             return []
         match = " OR ".join(f'"{t}"' for t in terms)
         short = table.split(".")[-1]
-        rows = conn.execute(
-            text(
-                f"SELECT f.rowid AS id, f.title AS title, f.body AS body, "
-                f"bm25({short}, {self.WEIGHTS}) AS rank, coalesce(a.slug, '') AS slug "
-                f"FROM {table} AS f LEFT JOIN articles AS a ON a.id = f.rowid "
-                f"WHERE {short} MATCH :m ORDER BY rank LIMIT :k"
-            ),
+        # Rank first (the index alone), then read the k winning rows: the bodies of every other match
+        # are never touched.
+        top = conn.execute(
+            text(f"SELECT rowid AS id, bm25({short}, {self.WEIGHTS}) AS rank FROM {table} "
+                 f"WHERE {short} MATCH :m ORDER BY rank LIMIT :k"),
             {"m": match, "k": k},
         ).all()
-        return [Hit(r.id, r.title, r.body, -float(r.rank), r.slug) for r in rows]
+        if not top:
+            return []
+        rows = {
+            r.id: r
+            for r in conn.execute(
+                text(f"SELECT f.rowid AS id, f.title AS title, f.body AS body, coalesce(a.slug, '') AS slug "
+                     f"FROM {table} AS f LEFT JOIN articles AS a ON a.id = f.rowid WHERE f.rowid IN :ids")
+                .bindparams(bindparam("ids", expanding=True)),
+                {"ids": [r.id for r in top]},
+            )
+        }
+        return [Hit(r.id, rows[r.id].title, rows[r.id].body, -float(r.rank), rows[r.id].slug) for r in top]
 
     @contextmanager
     def shadow(self, engine: Engine, extra: Sequence[ExtraDoc]) -> Iterator[Searcher]:
@@ -155,15 +164,25 @@ class PostgresSearch:
         terms = query_terms(query)
         if not terms:
             return []
-        rows = conn.execute(
+        top = conn.execute(
             text(
-                "SELECT id, title, body, slug, ts_rank_cd(search_vector, q, 1) AS rank "
+                "SELECT id, ts_rank_cd(search_vector, q, 1) AS rank "
                 "FROM articles, to_tsquery('english', :q) AS q "
                 "WHERE search_vector @@ q ORDER BY rank DESC, id LIMIT :k"
             ),
             {"q": " | ".join(terms), "k": k},
         ).all()
-        return [Hit(r.id, r.title, r.body, float(r.rank), r.slug) for r in rows]
+        if not top:
+            return []
+        rows = {
+            r.id: r
+            for r in conn.execute(
+                text("SELECT id, title, body, slug FROM articles WHERE id IN :ids")
+                .bindparams(bindparam("ids", expanding=True)),
+                {"ids": [r.id for r in top]},
+            )
+        }
+        return [Hit(r.id, rows[r.id].title, rows[r.id].body, float(r.rank), rows[r.id].slug) for r in top]
 
     @contextmanager
     def shadow(self, engine: Engine, extra: Sequence[ExtraDoc]) -> Iterator[Searcher]:
