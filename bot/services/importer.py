@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.domain import Role
@@ -223,10 +222,12 @@ class _Importer:
             Conversation.id, Conversation.source, Conversation.external_id)
         with self.services.session() as session:
             added = session.execute(stmt, [conversation for conversation, _ in self.pending.values()]).all()
-            rows = [{**m, "conversation_id": conversation_id}
+            # Core rows are keyed by column name (the ORM's `meta` attribute is the `metadata` column).
+            rows = [{"conversation_id": conversation_id, "position": m["position"], "role": m["role"],
+                     "text": m["text"], "ts": m["ts"], "metadata": m["meta"]}
                     for conversation_id, source, ext in added for m in self.pending[(source, ext)][1]]
             if rows:
-                session.execute(insert(Message), rows)
+                session.connection().execute(Message.__table__.insert(), rows)  # Core: no ORM bulk path
         skipped = len(self.pending) - len(added)
         self.report.conversations_added += len(added)
         self.report.conversations_skipped += skipped
