@@ -17,9 +17,12 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from slack_sdk import WebClient
+from sqlalchemy import func, select
 
+from bot.blocks import build_draft_reminder, build_recurrence_notice
 from bot.blocks.common import mention
 from bot.services import Services
+from bot.services.conversation_scan import as_utc
 from bot.services.digest import (
     Claim,
     DigestPostResult,
@@ -30,7 +33,8 @@ from bot.services.digest import (
     post_weekly_stats,
     release,
 )
-from bot.slack.client import post_message
+from bot.slack.client import SlackPostError, post_message
+from storage.models import JobClaim
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,8 @@ T = TypeVar("T")
 Job = Callable[..., Any]
 
 JOB_DEFAULTS = {"misfire_grace_time": 3600, "coalesce": True, "max_instances": 1}
+RECURRENCE_TIME = (7, 0)  # daily, after the nightly imports
+RECURRENCE_WINDOW = dt.timedelta(days=1)  # scanned at least; more when the last scan is older
 
 
 def _guarded(job: Callable[..., T]) -> Callable[..., T | None]:
@@ -105,6 +111,76 @@ def regression_job(services: Services, client: WebClient, *, now: dt.datetime) -
     return len(broke)
 
 
+@_guarded
+def reminder_job(services: Services, client: WebClient, *, now: dt.datetime) -> int:
+    """A friendly reminder in the thread of each draft quiet for `draft_reminder_hours`, once per quiet period.
+    Returns how many were posted."""
+    from bot.services.reminders import due_reminders, record_reminder
+
+    gate = Claim("reminders", local_now(services, now).strftime("%Y-%m-%dT%H"))  # once an hour across instances
+    if claim(services, gate) != "claimed":
+        return 0
+    posted = 0
+    try:
+        for r in due_reminders(services, now=now):
+            if not (r.thread_channel and r.thread_ts):
+                continue  # flagged outside Slack: no thread to post in
+            try:
+                post_message(client, channel=r.thread_channel, thread_ts=r.thread_ts,
+                             **build_draft_reminder(r.view(now=now)).as_kwargs())
+            except SlackPostError:  # the thread's channel is gone or closed to us: don't retry every hour
+                record_reminder(services, r, now=now, posted=False)
+                continue
+            except Exception:  # noqa: BLE001 - one thread we cannot post to must not hide the others
+                log.exception("draft reminder failed gap_id=%r channel=%r", r.gap_id, r.thread_channel)
+                continue
+            record_reminder(services, r, now=now)
+            posted += 1
+    except BaseException:
+        release(services, gate)
+        raise
+    finish(services, gate)
+    log.info("draft reminders posted=%d", posted)
+    return posted
+
+
+def _last_scan(services: Services, job: str, before: str) -> dt.datetime | None:
+    """When the latest finished run of `job` before period `before` started."""
+    with services.session() as s:
+        at = s.scalar(select(func.max(JobClaim.claimed_at)).where(
+            JobClaim.job_name == job, JobClaim.period_key < before, JobClaim.finished_at.is_not(None)))
+    return as_utc(at) if at is not None else None
+
+
+@_guarded
+def recurrence_job(services: Services, client: WebClient, *, now: dt.datetime) -> int:
+    """Link the conversations imported since the last scan that came back wrong after their gap was fixed, and say
+    so in each fixed gap's thread (mentioning who fixed it). Returns how many notices were posted."""
+    from bot.services.loop_insights import recurrence_notices
+    from bot.services.recurrence import scan_recurrences
+
+    gate = Claim("recurrences", local_now(services, now).date().isoformat())  # once a day across instances
+    if claim(services, gate) != "claimed":
+        log.info("recurrence scan already run or running day=%s", gate.period)
+        return 0
+    try:
+        since = min(filter(None, (as_utc(now) - RECURRENCE_WINDOW, _last_scan(services, gate.job, gate.period))))
+        found = scan_recurrences(services, since=since)  # links each once: a rerun finds nothing new
+    except BaseException:
+        release(services, gate)
+        raise
+    finish(services, gate)
+    posted = 0
+    for channel, thread_ts, view in recurrence_notices(services, found):
+        try:
+            post_message(client, channel=channel, thread_ts=thread_ts, **build_recurrence_notice(view).as_kwargs())
+            posted += 1
+        except Exception:  # noqa: BLE001 - one thread we cannot post to must not hide the others
+            log.exception("recurrence notice failed gap_id=%r channel=%r", view.gap_id, channel)
+    log.info("recurrence scan since=%s found=%d notices=%d", since.isoformat(), len(found), posted)
+    return posted
+
+
 def _at(hhmm: str) -> tuple[int, int]:
     hour, minute = hhmm.split(":")
     return int(hour), int(minute)
@@ -129,4 +205,6 @@ def build_scheduler(services: Services, client: WebClient) -> BackgroundSchedule
     else:
         log.info("weekly stats not scheduled: FLYWHEEL_STATS_CHANNEL is not set")
     add(regression_job, CronTrigger(hour=2, minute=0, timezone=tz))
+    add(recurrence_job, CronTrigger(hour=RECURRENCE_TIME[0], minute=RECURRENCE_TIME[1], timezone=tz))
+    add(reminder_job, CronTrigger(minute=30, timezone=tz))  # hourly
     return scheduler

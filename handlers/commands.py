@@ -12,12 +12,20 @@ from typing import Any
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
-from bot.blocks import Message, build_gap_list, build_help_message, build_stats_message
+from bot.blocks import (
+    Message,
+    build_gap_list,
+    build_help_message,
+    build_stats_message,
+    build_topics_message,
+    with_top_topics,
+)
 from bot.blocks.common import channel_link, esc
 from bot.errors import ConfigError, InvalidInput
 from bot.services import Services, threads
 from bot.services.conversations import resolve, transcript
 from bot.services.digest import local_now, post_digest, stats_view
+from bot.services.loop_insights import TOPIC_DAYS, ranked_topics, top_topics
 from bot.services.regression import run_regressions
 from bot.services.replay import replay
 from bot.services.stats import month_stats, weekly_stats
@@ -82,12 +90,17 @@ def _digest(services: Services, client: WebClient, inv: Invocation) -> Message:
 
 def _gaps(services: Services, client: WebClient, inv: Invocation) -> Message:
     which = inv.args[0].lower() if inv.args else "open"
-    if which not in ("mine", "open"):
-        raise InvalidInput(f"`{inv.command} gaps` takes `mine` or `open`.")
-    rows, total = threads.gap_rows(services, user=inv.user if which == "mine" else None)
+    if which not in ("mine", "open", "topics"):
+        raise InvalidInput(f"`{inv.command} gaps` takes `mine`, `open` or `topics`.")
     now = services.clock()
+    if which == "topics":
+        return build_topics_message(ranked_topics(services, now=now), days=TOPIC_DAYS)
+    rows, total = threads.gap_rows(services, user=inv.user if which == "mine" else None)
     title = "Your open gaps" if which == "mine" else "Open gaps"
-    return build_gap_list(title, [present.gap_summary(r, now=now) for r in rows], total=total)
+    listed = build_gap_list(title, [present.gap_summary(r, now=now) for r in rows], total=total)
+    if which == "mine":
+        return listed
+    return with_top_topics(listed, top_topics(services, now=now), days=TOPIC_DAYS)
 
 
 def _search(services: Services, client: WebClient, inv: Invocation) -> Message:

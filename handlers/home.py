@@ -1,4 +1,5 @@
-"""App Home: the user's open gaps and drafts, the team backlog, this week's numbers, the last digest."""
+"""App Home: where to spend the next 30 minutes (the top open topics), the user's open gaps and drafts, the team
+backlog, this week's numbers, the last digest."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from bot.blocks import build_home_view
 from bot.blocks.home import MAX_BACKLOG
 from bot.services import Services, threads
 from bot.services.digest import stats_view
+from bot.services.loop_insights import top_topics
 from bot.services.stats import weekly_stats
 from handlers import present
 
@@ -27,7 +29,7 @@ def handle_app_home_opened(event: dict[str, Any], services: Services, client: We
     view = present.home_view(
         user, mine=mine, backlog=backlog, backlog_total=total, now=now, week=week,
         last_digest=present.digest_summary(threads.last_digest(services)),
-        review_channel=services.settings.review_channel,
+        review_channel=services.settings.review_channel, topics=top_topics(services, now=now),
     )
     client.views_publish(user_id=user, view=build_home_view(view))
     log.info("home published user=%r gaps=%d backlog=%d", user, len(mine), total)

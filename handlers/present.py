@@ -34,6 +34,7 @@ from bot.blocks.models import (
     OutlineSectionView,
     OutlineView,
     StatsNumbers,
+    TopicView,
     TurnView,
     VerdictView,
 )
@@ -140,6 +141,7 @@ def digest_summary(info: DigestInfo | None, permalink: str | None = None) -> Dig
 def home_view(
     user: str, *, mine: Sequence[GapRow], backlog: Sequence[GapRow], backlog_total: int, now: dt.datetime,
     week: StatsNumbers | None, last_digest: DigestSummary | None, review_channel: str | None,
+    topics: Sequence[TopicView] = (),
 ) -> HomeView:
     return HomeView(
         user_id=user,
@@ -150,6 +152,7 @@ def home_view(
         week=week,
         last_digest=last_digest,
         review_channel=review_channel,
+        topics=tuple(topics),
     )
 
 

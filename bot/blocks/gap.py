@@ -17,6 +17,7 @@ from bot.blocks.common import (
     confirm,
     context,
     esc,
+    excerpt,
     mention,
     mentions,
     message,
@@ -25,6 +26,7 @@ from bot.blocks.common import (
 )
 from bot.blocks.models import AgentTurnChoice, FlagView, MatchView, OutlineView
 from bot.blocks.ids import ActionId, GapRef, JoinRef, NewGapRef, TurnRef
+from bot.redact import redact
 
 CLOSED_STATES = {"published", "verified", "dismissed"}
 MAX_OUTLINE_SECTIONS = 12  # section blocks for the outline body (≈35,000 chars)
@@ -48,7 +50,7 @@ def _nearest(turns: Sequence[AgentTurnChoice], position: int | None, limit: int)
 
 
 def _turn_option(gap_id: int, turn: AgentTurnChoice, number: int) -> Option:
-    label = plain(f"Turn {number}: {turn.text}", OPTION_TEXT_MAX)
+    label = plain(f"Turn {number}: {redact(turn.text)}", OPTION_TEXT_MAX)  # an agent turn: conversation text
     value = TurnRef(gap_id=gap_id, position=turn.position).dump()
     return Option(value=value, text=PlainTextObject(text=label))
 
@@ -81,7 +83,7 @@ def _flag_blocks(view: FlagView) -> list:
     select = turn_select(view)
     turn = next((t for t in view.agent_turns if t.position == view.flagged_position), None)
     if turn is not None:
-        guess = f"*The turn that fell short* (change it if I guessed wrong):\n> {esc(turn.text, 500)}"
+        guess = f"*The turn that fell short* (change it if I guessed wrong):\n> {excerpt(turn.text, 500)}"
     elif view.agent_turns:
         guess = "*Which agent turn fell short?* Pick it so the replay checks the right answer."
     else:

@@ -22,6 +22,7 @@ from bot.blocks.common import (
     message,
     section,
 )
+from bot.blocks.insights import top_topics_blocks
 from bot.blocks.models import DigestSummary, GapSummary, HomeView
 from bot.blocks.stats import loop_rate, stat_fields
 from bot.blocks.ids import ActionId, ViewId
@@ -103,6 +104,8 @@ def build_home_view(view: HomeView) -> View:
         ),
         DividerBlock(),
     ]
+    if view.topics:  # what to work on first, before the lists
+        blocks += [*top_topics_blocks(view.topics, days=view.topic_days), DividerBlock()]
     # A gap may be in several lists: the prefix keeps block_ids unique across the view.
     blocks += _gap_list("mine", "Your open gaps", view.my_gaps, MAX_MINE, None, "Nothing open. Nice.")
     blocks += _gap_list("drafts", "Your drafts", view.my_drafts, MAX_DRAFTS, None, "No drafts in progress.")

@@ -158,6 +158,7 @@ class StatsNumbers:
     verified: int = 0
     failed: int = 0
     open_backlog: int = 0
+    recurrences: int = 0  # conversations that came back wrong after their gap was fixed
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,77 @@ class HomeView:
     week: StatsNumbers | None = None
     last_digest: DigestSummary | None = None
     review_channel: str | None = None  # channel id
+    topics: Sequence[TopicView] = ()  # "where to spend the next 30 minutes": the top open topics
+    topic_days: int = 28  # the window the topics' conversations were counted over
+
+
+# --- insights --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TopicView:
+    """An open topic (gaps about the same thing), ranked by impact."""
+
+    topic_id: int
+    label: str  # its most shared terms, e.g. "refund, credit card, return"
+    open_gap_ids: Sequence[int] = ()  # open, drafting or failed
+    gap_count: int = 0  # all its gaps, fixed ones included
+    conversations: int = 0  # recent conversations about it
+    went_wrong: int = 0  # of those: escalated, unresolved or low CSAT
+    escalated: int = 0
+    impact: int = 0
+
+
+@dataclass(frozen=True)
+class PersonCredit:
+    user: str  # Slack user id (a CLI login name is shown, never pinged)
+    reviewed: int = 0
+    flagged: int = 0
+    drafted: int = 0
+    fixed: int = 0
+
+
+@dataclass(frozen=True)
+class CreditView:
+    people: Sequence[PersonCredit] = ()  # most credit first; opted-out people are not here
+    team: PersonCredit = PersonCredit("team")  # everyone's work, opted-out people included
+    streak_days: int = 0  # consecutive days with a verified fix, ending today or yesterday
+    streak_today_done: bool = False
+
+
+@dataclass(frozen=True)
+class WeeklyInsightsView:
+    credit: CreditView | None = None
+    topics: Sequence[TopicView] = ()
+    topic_days: int = 28
+
+
+@dataclass(frozen=True)
+class RecurrenceItem:
+    conversation_ref: str
+    day: str  # "2026-11-18", when it was imported
+    reasons: Sequence[str] = ()  # escalated, unresolved, low CSAT, agent said it did not know
+
+
+@dataclass(frozen=True)
+class RecurrenceNoticeView:
+    """Posted in a fixed gap's thread: conversations on its topic still went wrong."""
+
+    gap_id: int
+    gap_title: str | None
+    items: Sequence[RecurrenceItem]
+    fixed_by: str | None = None  # who published the fix
+
+
+@dataclass(frozen=True)
+class ReminderView:
+    """A gentle nudge in the thread of a draft nobody touched for a while."""
+
+    gap_id: int
+    title: str | None
+    owner: str | None
+    quiet_hours: int
+    draft_id: int | None = None  # the latest draft: Test and Publish act on it
 
 
 # --- modals ----------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("stats [week|month]", "the loop's numbers, with the trend"),
     ("digest now", "post today's digest now"),
     ("gaps [mine|open]", "knowledge gaps: yours, or the team's open ones"),
+    ("gaps topics", "open topics ranked by impact: where to spend the next 30 minutes"),
     ("search <text>", "search the knowledge base"),
     ("replay <conversation>", "replay a conversation against today's knowledge base"),
     ("regress", "re-run every fixed gap to catch regressions"),
@@ -48,5 +49,5 @@ def build_help_message(
         "the agent now gets it right."
     )
     blocks = [header("Flywheel help"), section(f"*Commands*\n{lines}"), section(loop)]
-    text = f"Flywheel help: {cmd} help | stats | digest now | gaps | search | replay | regress"
+    text = f"Flywheel help: {cmd} help | stats | digest now | gaps | gaps topics | search | replay | regress"
     return message(text, blocks)

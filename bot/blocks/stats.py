@@ -15,6 +15,7 @@ STAT_LABELS: tuple[tuple[str, str], ...] = (
     ("verified", "Verified by replay"),
     ("failed", "Still failing"),
     ("open_backlog", "Open backlog"),
+    ("recurrences", "Came back after a fix"),
 )
 
 
@@ -30,6 +31,9 @@ def stat_fields(current: StatsNumbers, previous: StatsNumbers | None = None) -> 
 
 def loop_rate(numbers: StatsNumbers) -> str:
     """The headline: how much of what was flagged got fixed and verified."""
+    if numbers.verified > numbers.flagged:  # gaps flagged earlier (or outside the digest) were fixed too: no rate
+        flagged = f"{numbers.flagged} sampled conversation{'s were' if numbers.flagged != 1 else ' was'} flagged"
+        return f"*{numbers.verified} gaps* were fixed and verified; {flagged}."
     if numbers.flagged == 0:
         return "Nothing was flagged."
     share = round(100 * numbers.verified / numbers.flagged)

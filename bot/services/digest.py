@@ -29,11 +29,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
-from bot.blocks import build_digest_header, build_digest_item, build_stats_message
+from bot.blocks import build_digest_header, build_digest_item, build_weekly_message
 from bot.blocks.models import DigestHeaderView, DigestItemView, LoopLine, StatsNumbers, StatsView
 from bot.domain import GapState, ReviewStatus
 from bot.errors import FlywheelError
 from bot.services import Services
+from bot.services.recurrence import recurrence_counts
 from bot.services.sampling import SampleItem, create_sample
 from bot.services.stats import StatsReport, WeekStats, weekly_stats
 from bot.slack.client import SlackPostError, post_message
@@ -275,7 +276,7 @@ def stats_view(services: Services, report: StatsReport) -> StatsView:
             reviewed=week.reviewed, flagged=reviews.get(ReviewStatus.FLAGGED.value, 0),
             looks_good=reviews.get(ReviewStatus.LOOKS_GOOD.value, 0), gaps_opened=week.flagged,
             drafts=week.drafted, published=week.published, verified=week.verified, failed=week.failed,
-            open_backlog=week.open_backlog,
+            open_backlog=week.open_backlog, recurrences=recurrence_counts(services, start=start, end=stop),
         )
 
     previous = numbers(report.previous) if report.previous is not None else None
@@ -284,7 +285,8 @@ def stats_view(services: Services, report: StatsReport) -> StatsView:
 
 
 def post_weekly_stats(services: Services, client: WebClient, *, now: dt.datetime, channel: str) -> bool:
-    """Post last ISO week's stats and chart to `channel`, once per week. True when posted by this call."""
+    """Post last ISO week's stats, credit, streak and top topics, and the trend chart, to `channel`, once per week.
+    True when posted by this call."""
     # Posted on Monday morning: the report is about the week that just ended.
     local = local_now(services, now)
     ref = local - dt.timedelta(days=local.weekday() + 1)
@@ -296,15 +298,19 @@ def post_weekly_stats(services: Services, client: WebClient, *, now: dt.datetime
         log.info("weekly stats not posted week=%s channel=%r: %s", key, channel, state)
         return False
     try:
-        report = weekly_stats(services, now=ref, weeks=STATS_WEEKS)
-        message = build_stats_message(stats_view(services, report))
-        post_message(client, channel=channel, **message.as_kwargs())
-        from bot.services.chart import render_chart  # matplotlib: imported only when drawing
+        from bot.services.loop_insights import weekly_insights
+        from bot.services.trend import render_trend_chart, weekly_trend  # matplotlib: imported only when drawing
 
+        report = weekly_stats(services, now=ref, weeks=STATS_WEEKS)
+        insights = weekly_insights(services, now=now, week_start=ref.date() - dt.timedelta(days=ref.weekday()))
+        message = build_weekly_message(stats_view(services, report), insights)
+        post_message(client, channel=channel, **message.as_kwargs())
         with tempfile.TemporaryDirectory(prefix="flywheel-chart-") as tmp:
-            path = render_chart(report, Path(tmp) / f"flywheel-{key}.png")
-            client.files_upload_v2(channel=channel, file=str(path), filename=path.name,
-                                   title=f"Flywheel loop {key}", initial_comment=f"The loop, week by week (to {key}).")
+            path = render_trend_chart(weekly_trend(services, now=ref, weeks=STATS_WEEKS),
+                                      Path(tmp) / f"flywheel-{key}.png")
+            client.files_upload_v2(channel=channel, file=str(path), filename=path.name, title=f"Flywheel loop {key}",
+                                   initial_comment=f"The trend, week by week (to {key}): the gap rate with its 95% "
+                                   "interval, the loop's funnel and the median time to fix.")
     except BaseException:
         release(services, c)
         raise
