@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from bot.blocks.insights import build_recurrence_notice, build_weekly_message
 from bot.blocks import (
     build_digest_header,
     build_digest_item,
@@ -26,7 +27,15 @@ from bot.blocks.models import (
     LoopLine,
     OutlineSectionView,
     OutlineView,
+    CreditView,
+    PersonCredit,
+    RecurrenceItem,
+    RecurrenceNoticeView,
+    StatsNumbers,
+    StatsView,
+    TopicView,
     VerdictView,
+    WeeklyInsightsView,
 )
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "SLACK_MESSAGES.md"
@@ -57,6 +66,25 @@ def steps() -> list[tuple[str, object]]:
         ("5. The verdict after “Publish”: before/after of the flagged turn", build_verdict_message(VerdictView(
             gap_id=12, verdict="pass", before=DONT_KNOW, after=FACT, question=Q, confidence=1.0,
             reasons=("The new answer states all 1 required facts.",), article_title=outline.title))),
+        ("6. What a manager sees each week (stats channel; the trend chart is uploaded with it)",
+         build_weekly_message(
+             StatsView(period_label="Week 48 (23–29 Nov)", current=StatsNumbers(
+                 reviewed=38, flagged=7, looks_good=31, gaps_opened=6, drafts=5, published=4, verified=3, failed=1,
+                 open_backlog=4, recurrences=1), previous=StatsNumbers(reviewed=30, flagged=5, gaps_opened=5,
+                 drafts=4, published=3, verified=2, open_backlog=5)),
+             WeeklyInsightsView(
+                 credit=CreditView(people=(PersonCredit("UANA0001", reviewed=20, flagged=4, drafted=3, fixed=2),
+                                           PersonCredit("UBEN0002", reviewed=18, flagged=3, drafted=2, fixed=1)),
+                                   team=PersonCredit("team", reviewed=38, flagged=7, drafted=5, fixed=3),
+                                   streak_days=4, streak_today_done=True),
+                 topics=(TopicView(topic_id=12, label="garbage, collection, cart", open_gap_ids=(12, 15), gap_count=3,
+                                   conversations=41, went_wrong=9, escalated=6, impact=50),
+                         TopicView(topic_id=9, label="refund, credit card", open_gap_ids=(9,), gap_count=1,
+                                   conversations=17, went_wrong=3, escalated=2, impact=20))))),
+        ("7. A fix that did not hold in the real world (in the gap's original thread)",
+         build_recurrence_notice(RecurrenceNoticeView(
+             gap_id=12, gap_title=outline.title, fixed_by="UANA0001",
+             items=(RecurrenceItem("ticket-9120", "2026-11-27", ("escalated",)),)))),
     ]
 
 
