@@ -31,7 +31,8 @@ def _verbose() -> None:
 
 
 def _start_background(services: Any, client: Any) -> Any:
-    """The scheduler in this process, and a one-off catch-up of today's digest in a thread."""
+    """The scheduler in this process, and in a thread: verdicts of publishes cut short by a crash, then a
+    one-off catch-up of today's digest."""
     from bot.jobs import build_scheduler
     from bot.services.digest import catch_up
 
@@ -39,6 +40,12 @@ def _start_background(services: Any, client: Any) -> Any:
     scheduler.start()
 
     def run_catch_up() -> None:
+        from bot.services.authoring import resume_verifications
+
+        try:
+            resume_verifications(services)  # a publish cut short by a crash gets its verdict now
+        except Exception:  # noqa: BLE001 - e.g. the model is down: the next start tries again
+            log.exception("resuming verifications failed")
         try:
             catch_up(services, client, now=services.clock())
         except Exception:  # noqa: BLE001 - the bot keeps serving; the log has the traceback

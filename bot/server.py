@@ -1,6 +1,6 @@
 """The HTTP edge of `flywheel serve`: a small threaded WSGI server (stdlib) in front of Bolt.
 
-    POST /slack/events   events, interactivity and slash commands (Bolt verifies the signature)
+    POST /slack/events   events, interactivity and slash commands (Bolt verifies the signature); 400 if unparseable
     GET  /healthz        200 {"ok": true, "db": true} after a SELECT 1; 503 when the database is down
     anything else        404
 """
@@ -68,7 +68,11 @@ def make_wsgi_app(app: App, services: Services) -> Callable[[dict[str, Any], Sta
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
         if path == EVENTS_PATH and method == "POST":
-            return bolt(environ, start_response)
+            try:
+                return bolt(environ, start_response)
+            except ValueError:  # a body that is not JSON / a form (Bolt parses it before verifying anything)
+                log.warning("unparseable request body on %s", EVENTS_PATH)
+                return _json(start_response, "400 Bad Request", {"ok": False, "error": "invalid_payload"})
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             ok = db_ok(services)
             return _json(start_response, "200 OK" if ok else "503 Service Unavailable", {"ok": ok, "db": ok})

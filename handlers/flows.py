@@ -27,7 +27,7 @@ from bot.blocks.common import mention
 from bot.blocks.models import ErrorView
 from bot.domain import ACTIVE_GAP_STATES, GapState
 from bot.errors import FlywheelError, IllegalTransition, LLMError
-from bot.services import Services, authoring, gaps, threads
+from bot.services import Services, authoring, gaps, permissions, threads
 from bot.services.insight import gap_detail
 from bot.services.regression import RegressionResult
 from bot.slack.client import post_message, update_message
@@ -201,12 +201,18 @@ def shadow_test(services: Services, client: WebClient, *, gap_id: int, user: str
 
 
 def publish(services: Services, client: WebClient, *, gap_id: int, user: str, where_: Where) -> None:
-    require_state(services, gap_id, PUBLISHABLE)
+    permissions.require(services, user, permissions.Action.PUBLISH)  # refused ephemerally, nothing posted
+    require_state(services, gap_id, PUBLISHABLE | {GapState.PUBLISHED.value})
     draft = threads.current_draft(services, gap_id)
     text = "Publishing, then replaying the conversation against the live knowledge base…"
     out = None
     with progress(client, where_, text, retry=ActionId.PUBLISH, gap_id=gap_id) as ts:
-        out = authoring.publish(services, gap_id=gap_id, user=user)
+        if threads.gap_state(services, gap_id) == GapState.PUBLISHED:  # published; the verdict failed (model)
+            outcome, state = authoring.verify(services, gap_id=gap_id, user=user)
+            detail = gap_detail(services, gap_id)
+            out = authoring.PublishOutcome(gap_id, detail.article_id or 0, 0, detail.draft_title or "", outcome, state)
+        else:
+            out = authoring.publish(services, gap_id=gap_id, user=user)
         question = gap_detail(services, gap_id).question
         failed = out.state != GapState.VERIFIED
         view = present.verdict_view(out.outcome, gap_id=gap_id, article_title=out.article_title,

@@ -12,6 +12,7 @@ Events don't need this: Bolt acks them before the listener runs, and `@app.error
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,9 @@ from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
 from bot.app import show_error
+from bot.errors import InvalidInput
+
+log = logging.getLogger(__name__)
 
 ARGS = ("ack", "body", "command", "view", "respond", "services", "client", "context")
 
@@ -44,3 +48,21 @@ def shows_errors(func: Callable[..., None]) -> Callable[..., None]:
     listener.__name__, listener.__qualname__, listener.__doc__ = func.__name__, func.__qualname__, func.__doc__
     listener.__module__ = func.__module__
     return listener
+
+
+# --- what no real listener took (registered last by `bot.app.create_app`) ---------------------------------
+def handle_unknown_action(ack: Ack, body: dict[str, Any]) -> None:
+    """A button or select we don't know (a message from an older version, a tampered payload): a clear
+    ephemeral answer instead of Bolt's 404 (which Slack shows as a failed click)."""
+    ack()
+    actions = body.get("actions") or [{}]
+    action_id = actions[0].get("action_id") if isinstance(actions[0], dict) else None
+    log.warning("unknown action action_id=%r", str(action_id)[:80])
+    raise InvalidInput("This button is out of date, so nothing was done. Use the buttons on the latest message.")
+
+
+def handle_unknown_view(ack: Ack, body: dict[str, Any]) -> None:
+    """A modal we don't know any more: close it (nothing saved) and log its callback id."""
+    view = body.get("view") if isinstance(body.get("view"), dict) else {}
+    log.warning("unknown view submission callback_id=%r", str(view.get("callback_id"))[:80])
+    ack()

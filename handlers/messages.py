@@ -19,14 +19,14 @@ NOTE_SUBTYPES = (None, "thread_broadcast")  # a plain reply, or one also sent to
 
 def is_thread_reply(event: dict[str, Any]) -> bool:
     """A person's reply in a thread: a plain reply (or broadcast), not a bot, not the thread's parent."""
-    thread_ts = event.get("thread_ts")
+    thread_ts, text = event.get("thread_ts"), event.get("text")
     return (
         event.get("subtype") in NOTE_SUBTYPES
         and not event.get("bot_id")
-        and bool(event.get("user"))
-        and bool(thread_ts)
+        and all(isinstance(event.get(k), str) and event[k] for k in ("user", "channel", "ts"))
+        and isinstance(thread_ts, str) and bool(thread_ts)
         and thread_ts != event.get("ts")
-        and bool((event.get("text") or "").strip())
+        and isinstance(text, str) and bool(text.strip())
     )
 
 
@@ -37,4 +37,7 @@ def handle_message(event: dict[str, Any], services: Services) -> None:
     if gap_id is None:
         return  # a thread that is not a gap's
     note_id = gaps.add_note(services, gap_id=gap_id, author=event["user"], text=event["text"], source_ref=event["ts"])
-    log.info("note added gap_id=%r note_id=%r ts=%r", gap_id, note_id, event["ts"])
+    if note_id:
+        log.info("note added gap_id=%r note_id=%r ts=%r", gap_id, note_id, event["ts"])
+    else:  # the same reply delivered twice (Slack's retry, another instance)
+        log.info("note already recorded gap_id=%r ts=%r", gap_id, event["ts"])

@@ -32,8 +32,11 @@ def is_ok_emoji(event: dict[str, Any], services: Services) -> bool:
 
 
 def _item(services: Services, event: dict[str, Any]) -> threads.ItemInfo | None:
-    item = event.get("item") or {}
-    if item.get("type") != "message" or not item.get("channel") or not item.get("ts"):
+    """The digest item reacted to, or None (another message, a file, or a payload missing its fields)."""
+    item = event.get("item")
+    if not isinstance(item, dict) or not isinstance(event.get("user"), str) or not event["user"]:
+        return None
+    if item.get("type") != "message" or not isinstance(item.get("channel"), str) or not isinstance(item.get("ts"), str):
         return None
     return threads.find_item(services, channel=item["channel"], ts=item["ts"])
 

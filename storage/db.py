@@ -16,9 +16,23 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+class _NoRowLogs(logging.Filter):
+    """SQLAlchemy logs result rows at DEBUG when its logger is set that low: rows carry message text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+if not any(isinstance(f, _NoRowLogs) for f in logging.getLogger("sqlalchemy.engine.Engine").filters):
+    logging.getLogger("sqlalchemy.engine.Engine").addFilter(_NoRowLogs())
+
+
 def make_engine(url: str, **kwargs: object) -> Engine:
-    """Create an engine with safe defaults for SQLite (WAL, busy timeout, FKs) and PostgreSQL."""
+    """Create an engine with safe defaults for SQLite (WAL, busy timeout, FKs) and PostgreSQL (a pooled
+    connection the server dropped is replaced before use). Bound parameters never appear in logs or in
+    exception text (`hide_parameters`): they are conversation text."""
     parsed = make_url(url)
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -179,6 +179,8 @@ class GapFlagger(Base):
 
 class GapNote(Base):
     __tablename__ = "gap_notes"
+    # A thread reply delivered twice (Slack retries, two instances) is one note; NULL refs never collide.
+    __table_args__ = (UniqueConstraint("gap_id", "source_ref", name="uq_gap_notes_gap_id_source_ref"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     gap_id: Mapped[int] = mapped_column(ForeignKey("gaps.id", ondelete="CASCADE"))
@@ -331,9 +333,10 @@ class JobClaim(Base):
 
 
 class ProcessedEvent(Base):
-    """Slack event ids already handled (dedupe across retries and instances)."""
+    """Slack event ids already handled (dedupe across retries and instances; `bot.services.events`)."""
 
     __tablename__ = "processed_events"
+    __table_args__ = (Index("ix_processed_events_received_at", "received_at"),)  # pruning by age
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

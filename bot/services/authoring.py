@@ -17,7 +17,7 @@ from bot.publishers import ArticleToPublish
 from bot.redact import redact
 from bot.text import slugify
 from bot.services import Services
-from bot.services.gaps import audit, ensure_can, get_gap, question_for, transition
+from bot.services.gaps import audit, ensure_can, get_gap, lock_gap, question_for, transition
 from bot.services.permissions import Action, require
 from bot.services.replay import ReplayOutcome, replay
 from storage.models import Article, Draft, Gap, Outline as OutlineRow, RegressionCase
@@ -199,6 +199,7 @@ def publish(services: Services, *, gap_id: int, user: str) -> PublishOutcome:
         draft_id = draft.id
     receipt = services.publisher.publish(payload)  # raises PublishError: nothing recorded
     with services.session() as session:
+        lock_gap(session, gap_id)  # a second publish at the same moment waits, then sees `published`
         gap = get_gap(session, gap_id)
         ensure_can(gap, GapState.PUBLISHED)  # someone may have dismissed it meanwhile
         article, _ = services.kb.save(session, title=payload.title, body=payload.body, tags=payload.tags,

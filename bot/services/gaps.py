@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.domain import ACTIVE_GAP_STATES, GAP_TRANSITIONS, GapKind, GapState, ReviewStatus, Role
@@ -105,6 +106,29 @@ def question_for(messages: Sequence[Message], position: int | None) -> str:
     return users[-1].text if users else ""
 
 
+def lock_conversation(session: Session, conversation_id: int) -> None:
+    """Serialize flags on one conversation until this transaction ends, so the check for an active gap
+    and the insert of a new one can't interleave (two reactions at once, on one instance or two).
+    PostgreSQL: a row lock (SELECT … FOR UPDATE). SQLite: take the database's write lock now with a no-op
+    UPDATE (SELECT FOR UPDATE does not exist there); a second writer waits for it (busy_timeout)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Conversation.id).where(Conversation.id == conversation_id).with_for_update())
+    else:
+        session.execute(update(Conversation).where(Conversation.id == conversation_id)
+                        .values(message_count=Conversation.message_count)
+                        .execution_options(synchronize_session=False))
+
+
+def lock_gap(session: Session, gap_id: int) -> None:
+    """Serialize state changes of one gap until this transaction ends (two publish clicks at once): the
+    same dialect rule as `lock_conversation`. Call it first, so the state read afterwards is current."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Gap.id).where(Gap.id == gap_id).with_for_update())
+    else:
+        session.execute(update(Gap).where(Gap.id == gap_id).values(updated_at=Gap.updated_at)
+                        .execution_options(synchronize_session=False))
+
+
 def _conversation(session: Session, conversation_id: int) -> Conversation:
     conv = session.get(Conversation, conversation_id)
     if conv is None:
@@ -153,6 +177,7 @@ def flag(
     """
     now = services.clock()
     with services.session() as session:
+        lock_conversation(session, conversation_id)  # first: every read below sees the winner's gap
         conv = _conversation(session, conversation_id)
         existing = session.scalar(
             select(Gap)
@@ -239,19 +264,29 @@ def set_flagged_turn(services: Services, *, gap_id: int, position: int, user: st
 
 
 def add_note(services: Services, *, gap_id: int, author: str, text: str, source_ref: str | None = None) -> int:
+    """Add a note; returns its id, or 0 when the note with this `source_ref` was already recorded."""
     if not text.strip():
         raise InvalidInput("A note needs some text.")
-    with services.session() as session:
-        gap = get_gap(session, gap_id)
-        if source_ref and session.scalar(
-            select(GapNote.id).where(GapNote.gap_id == gap_id, GapNote.source_ref == source_ref)
-        ):
-            return 0  # the same thread reply delivered twice
-        note = GapNote(gap_id=gap.id, author=author, text=text.strip(), source_ref=source_ref,
-                       created_at=services.clock())
-        session.add(note)
-        session.flush()
-        return note.id
+    try:
+        with services.session() as session:
+            gap = get_gap(session, gap_id)
+            if source_ref and session.scalar(
+                select(GapNote.id).where(GapNote.gap_id == gap_id, GapNote.source_ref == source_ref)
+            ):
+                return 0  # the same thread reply delivered twice
+            note = GapNote(gap_id=gap.id, author=author, text=text.strip(), source_ref=source_ref,
+                           created_at=services.clock())
+            session.add(note)
+            session.flush()
+            return note.id
+    except IntegrityError:
+        # Delivered twice at the same moment: the other delivery's insert won (uq gap_id, source_ref).
+        with services.session() as session:
+            if source_ref and session.scalar(
+                select(GapNote.id).where(GapNote.gap_id == gap_id, GapNote.source_ref == source_ref)
+            ):
+                return 0
+        raise
 
 
 def dismiss(services: Services, *, gap_id: int, user: str, reason: str = "") -> None:

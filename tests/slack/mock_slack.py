@@ -116,6 +116,7 @@ class MockSlack:
         self.home_views: dict[str, dict[str, Any]] = {}  # user id -> published home view
         self.uploads: dict[str, bytes] = {}  # file id -> uploaded bytes
         self.files: dict[str, dict[str, Any]] = {}  # completed files
+        self.usergroups: dict[str, list[str]] = {}  # user group id -> member ids (usergroups.users.list)
         self._used_triggers: set[str] = set()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -534,6 +535,13 @@ def users_info(mock: MockSlack, p: dict[str, Any]) -> dict[str, Any]:
     return {"user": user}
 
 
+def usergroups_users_list(mock: MockSlack, p: dict[str, Any]) -> dict[str, Any]:
+    _require(p, "usergroup")
+    if p["usergroup"] not in mock.usergroups:
+        raise SlackError("no_such_subteam")
+    return {"users": list(mock.usergroups[p["usergroup"]])}
+
+
 def auth_test(mock: MockSlack, p: dict[str, Any]) -> dict[str, Any]:
     return {
         "url": "https://flywheel-test.slack.com/", "team": "Flywheel Test", "user": "flywheel",
@@ -587,6 +595,7 @@ _METHODS: dict[str, Callable[[MockSlack, dict[str, Any]], dict[str, Any]]] = {
     "conversations.history": conversations_history,
     "conversations.info": conversations_info,
     "users.info": users_info,
+    "usergroups.users.list": usergroups_users_list,
     "auth.test": auth_test,
     "files.getUploadURLExternal": files_get_upload_url,
     "files.completeUploadExternal": files_complete_upload,
