@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -47,8 +48,11 @@ class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (
         UniqueConstraint("source", "external_id", name="uq_conversations_source_external_id"),
-        Index("ix_conversations_sample_risk", "sampled_on", "risk_score"),
-        Index("ix_conversations_sample_key", "sampled_on", "sample_key"),
+        # Partial indexes over the unsampled conversations: the two sampling queries are range scans on them.
+        Index("ix_conversations_sample_risk", "risk_score", "id",
+              postgresql_where=text("sampled_on IS NULL"), sqlite_where=text("sampled_on IS NULL")),
+        Index("ix_conversations_sample_key", "sample_key",
+              postgresql_where=text("sampled_on IS NULL"), sqlite_where=text("sampled_on IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -47,7 +47,7 @@ def _risk_ids(session: Session, k: int, exclude: set[int]) -> list[int]:
     stmt = (
         select(Conversation.id)
         .where(Conversation.sampled_on.is_(None), Conversation.risk_score > 0)
-        .order_by(Conversation.risk_score.desc(), Conversation.id)
+        .order_by(Conversation.risk_score.desc(), Conversation.id.desc())  # one backward index scan
         .limit(k + len(exclude))
     )
     return [cid for cid in session.scalars(stmt) if cid not in exclude][:k]
