@@ -26,6 +26,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith(("FLYWHEEL_", "SLACK_", "OPENAI_")) and name != "FLYWHEEL_TEST_POSTGRES_URL":
             monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    # slack_sdk and requests pick up HTTP(S)_PROXY from the environment; every mock is on localhost.
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def _pg_url(schema: str) -> str:

@@ -16,12 +16,6 @@ from bot.app import create_app
 from tests.handlers.harness import REVIEW, SECRET, Harness, MockSlack, post_items
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:  # overrides tests/conftest.py: the bot's settings
     return Settings(  # type: ignore[call-arg]

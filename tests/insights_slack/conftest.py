@@ -38,12 +38,6 @@ USER_COLUMNS = (Gap.flagged_by, Gap.owner, GapFlagger.user_id, DigestItem.review
                 AuditEvent.actor, GapNote.author)
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def slack() -> Iterator[MockSlack]:
     with MockSlack() as server:

@@ -24,13 +24,6 @@ from bot.slack.client import make_web_client  # noqa: E402
 BOT_TOKEN = "xoxb-test-token"
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """slack_sdk picks up HTTP(S)_PROXY from the environment; the mock is on localhost."""
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def mock_slack() -> Iterator[MockSlack]:
     with MockSlack() as server:

@@ -24,13 +24,6 @@ REVIEW = "C0REVIEW"
 DIGEST_SIZE = 5
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """slack_sdk picks up HTTP(S)_PROXY from the environment; the mock is on localhost."""
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def slack() -> Iterator[MockSlack]:
     with MockSlack() as server:
