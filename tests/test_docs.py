@@ -31,3 +31,11 @@ def test_readme_commands_exist() -> None:
         assert f"flywheel {command}" in readme, command
         result = CliRunner().invoke(app, [command, "--help"])
         assert result.exit_code == 0, (command, result.output)
+
+
+def test_readme_lists_every_connector_setting() -> None:
+    from bot.integrations.settings import IntegrationSettings
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [f"FLYWHEEL_{n.upper()}" for n in IntegrationSettings.model_fields if f"FLYWHEEL_{n.upper()}`" not in readme]
+    assert missing == []
