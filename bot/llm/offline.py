@@ -128,14 +128,21 @@ class OfflineLLM:
         return AgentReply(answer=_best_passage(best.text, question), used_article_ids=[best.id], knows=True)
 
 
-def _best_passage(body: str, question: str, limit: int = 900) -> str:
-    """The paragraph of the article that best covers the question (the lead paragraph on ties)."""
+def _best_passage(body: str, question: str, limit: int = 1500) -> str:
+    """The article's paragraphs that cover the question best (the lead paragraph on ties), in article order,
+    up to `limit` characters: an extractive answer quotes what is relevant, not the whole article."""
     paragraphs = [
-        p.strip()
+        " ".join(p.split())
         for p in body.split("\n\n")
         if p.strip() and not p.lstrip().startswith(("#", "_[offline", "- conversation"))
     ]
     if not paragraphs:
         return shorten(body, limit)
-    scored = sorted(enumerate(paragraphs), key=lambda ip: (-coverage(question, ip[1]), ip[0]))
-    return shorten(scored[0][1], limit)
+    ranked = sorted(enumerate(paragraphs), key=lambda ip: (-coverage(question, ip[1]), ip[0]))
+    chosen, used = [ranked[0]], len(ranked[0][1])
+    for index, text in ranked[1:]:
+        if coverage(question, text) == 0 or used + len(text) + 1 > limit:
+            continue
+        chosen.append((index, text))
+        used += len(text) + 1
+    return shorten(" ".join(text for _, text in sorted(chosen)), limit)
