@@ -23,8 +23,12 @@ test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## Every benchmark (a few minutes); rewrites bench/RESULTS.md. Not tests: nothing in `make test` is timed.
+MTRAG ?= ../shared/data/mtrag/mtragun-human/generation_tasks/reference.jsonl
+
 bench: setup
 	$(BIN)/python -m bench.run
+	$(BIN)/flywheel eval --data $(MTRAG) --json > bench/eval.json
+	@echo "Loop evaluation written to bench/eval.json"
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache
