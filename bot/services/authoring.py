@@ -20,7 +20,7 @@ from bot.services import Services
 from bot.services.gaps import audit, ensure_can, get_gap, lock_gap, question_for, transition
 from bot.services.permissions import Action, require
 from bot.services.replay import ReplayOutcome, replay
-from storage.models import Article, Draft, Gap, Outline as OutlineRow, RegressionCase
+from storage.models import Article, Conversation, Draft, Gap, GapConversation, Outline as OutlineRow, RegressionCase
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +66,8 @@ def gap_context(services: Services, session: Session, gap: Gap) -> GapContext:
         human_answer=scrub(human) if human else None,
         related_articles=[ArticleSnippet(id=h.article_id, title=h.title, text=h.body) for h in hits],
         notes=[n.text for n in gap.notes],
-        other_conversation_refs=[
-            link_conv.external_id for link_conv in (_conv(session, lk.conversation_id) for lk in gap.links)
-            if link_conv.id != gap.conversation_id
-        ],
+        other_conversation_refs=[r for r in linked_refs(session, gap) if r != gap.conversation.external_id],
     )
-
-
-def _conv(session: Session, cid: int):  # type: ignore[no-untyped-def]
-    from storage.models import Conversation
-
-    return session.get(Conversation, cid)
 
 
 def suggest_outline(services: Services, *, gap_id: int, user: str | None) -> Outline:
@@ -194,7 +185,7 @@ def publish(services: Services, *, gap_id: int, user: str) -> PublishOutcome:
             title=draft.title, body=draft.body,
             tags=tuple(draft.tags), external_id=target.external_id if target else None, gap_id=gap_id,
             author=user, version=(target.version + 1) if target else 1,
-            source_conversations=tuple(services_conversation_refs(session, gap)),
+            source_conversations=tuple(linked_refs(session, gap)),
         )
         draft_id = draft.id
     receipt = services.publisher.publish(payload)  # raises PublishError: nothing recorded
@@ -218,8 +209,12 @@ def publish(services: Services, *, gap_id: int, user: str) -> PublishOutcome:
     return PublishOutcome(gap_id, article_id, version, title, outcome, state, regressions, receipt.url)
 
 
-def services_conversation_refs(session: Session, gap: Gap) -> list[str]:
-    return [c.external_id for c in (_conv(session, lk.conversation_id) for lk in gap.links) if c is not None]
+def linked_refs(session: Session, gap: Gap) -> list[str]:
+    """External ids of every conversation linked to the gap, in link order (one query)."""
+    return list(session.scalars(
+        select(Conversation.external_id).join(GapConversation, GapConversation.conversation_id == Conversation.id)
+        .where(GapConversation.gap_id == gap.id).order_by(GapConversation.id)
+    ))
 
 
 def verify(services: Services, *, gap_id: int, user: str | None) -> tuple[ReplayOutcome, str]:
