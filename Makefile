@@ -2,7 +2,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-postgres bench clean
+.PHONY: setup demo test test-postgres lint bench clean
 
 $(BIN)/flywheel: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,6 +21,11 @@ demo: setup
 ## FLYWHEEL_TEST_POSTGRES_URL is set (.ci/run sets it to the local server).
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Lint and types: ruff over the tree, mypy (strict on bot/services, bot/kb, bot/llm, storage).
+lint: setup
+	$(BIN)/ruff check bot handlers storage tests bench scripts
+	$(BIN)/mypy bot handlers storage
 
 ## Every benchmark (a few minutes); rewrites bench/RESULTS.md. Not tests: nothing in `make test` is timed.
 MTRAG ?= ../shared/data/mtrag/mtragun-human/generation_tasks/reference.jsonl

@@ -34,7 +34,7 @@ def _post(url: str, signed) -> float:  # type: ignore[no-untyped-def]
 
 
 def _measure(url: str, webhook: str) -> tuple[list[float], list[float]]:
-    from tests.slack.signing import command_fields, command_request, event_request
+    from tests.support.signing import command_fields, command_request, event_request
 
     events, commands = [], []
     for i in range(REQUESTS):
@@ -47,7 +47,7 @@ def _measure(url: str, webhook: str) -> tuple[list[float], list[float]]:
 
 def _load(url: str, webhook: str, stop: threading.Event) -> int:
     """Keep ~IN_FLIGHT slow `/flywheel replay` commands running until stopped; returns how many were sent."""
-    from tests.slack.signing import command_fields, command_request
+    from tests.support.signing import command_fields, command_request
 
     sent, period = 0, 4 * AGENT_LATENCY / IN_FLIGHT  # a replay answers 4 turns
     while not stop.is_set():
@@ -74,7 +74,7 @@ def run(result: Result) -> None:
     from sqlalchemy import func, select
 
     from storage.models import ReplayRun
-    from tests.slack.mock_slack import MockSlack
+    from tests.support.mock_slack import MockSlack
 
     with tempfile.TemporaryDirectory() as tmp, MockSlack() as slack:
         svc = services(f"sqlite:///{Path(tmp) / 'ack.db'}", agent=SleepyAgent(AGENT_LATENCY), settings={

@@ -22,7 +22,7 @@ BATCH = 500  # events signed ahead of dispatching (RSS is sampled between batche
 
 
 def _events(n: int, start: int):  # type: ignore[no-untyped-def]
-    from tests.slack.signing import event_request
+    from tests.support.signing import event_request
 
     for i in range(start, start + n):
         event = {"type": "reaction_added", "user": "U0BENCH", "reaction": "books", "event_ts": f"{i}.000",
@@ -69,7 +69,7 @@ def _child() -> None:
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         os.environ.pop(name, None)  # the mock Slack is on localhost
     from bench.common import services
-    from tests.slack.mock_slack import MockSlack
+    from tests.support.mock_slack import MockSlack
 
     out: dict[str, object] = {"rss_imports": rss_mb()}
     with tempfile.TemporaryDirectory() as tmp, MockSlack() as slack:

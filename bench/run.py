@@ -29,8 +29,8 @@ from bench.common import Result, Row, pg_available
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 BENCHMARKS = ("replay_throughput", "sampling_scale", "import_speed", "kb_search", "footprint", "ack_latency",
-              "digest_posting")
-SLACK_FILES = ("bot/app.py", "bot/server.py", "tests/slack/mock_slack.py")
+              "digest_posting", "redaction")
+SLACK_FILES = ("bot/app.py", "bot/server.py", "tests/support/mock_slack.py")
 SLACK_BENCHMARKS = ("ack_latency", "digest_posting")
 
 
@@ -42,7 +42,7 @@ def slack_missing() -> str | None:
     try:
         importlib.import_module("bot.app")
         importlib.import_module("bot.server")
-        importlib.import_module("tests.slack.mock_slack")
+        importlib.import_module("tests.support.mock_slack")
     except Exception as exc:  # noqa: BLE001 - reported as the reason
         return f"the Slack app does not import yet ({type(exc).__name__}: {exc})"
     return None

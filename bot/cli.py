@@ -27,14 +27,23 @@ app.add_typer(kb_app, name="kb")
 out = Console()
 log = logging.getLogger("flywheel")
 
-UserOpt = Annotated[str, typer.Option("--user", "-u", help="who is acting (default: your login)")]
+def _operator(name: str) -> str:
+    """The local shell is trusted: a CLI user acts as the operator (roles and the model-call budget are for
+    Slack users; whoever can run `flywheel` can open the database anyway). The name is kept for the audit."""
+    from bot.services.permissions import operator
+
+    return operator(name) if name else name
+
+
+UserOpt = Annotated[str, typer.Option("--user", "-u", help="who is acting (default: your login)",
+                                      callback=_operator)]
 
 
 def _user() -> str:
     try:
-        return getpass.getuser()
+        return _operator(getpass.getuser())
     except Exception:  # noqa: BLE001 - no login name in some containers
-        return "cli"
+        return _operator("cli")
 
 
 def services(**overrides: object):  # type: ignore[no-untyped-def]
@@ -203,10 +212,16 @@ def draft(
 
 @app.command()
 def publish(gap_id: int, user: UserOpt = "") -> None:
-    """Publish the gap's latest draft to the KB, replay the conversation and show the verdict."""
-    from bot.services.authoring import publish as do_publish
+    """Publish the gap's latest draft to the KB, replay the conversation and show the verdict. A gap that is
+    already published (its verdict was lost) is verified again instead, as the Slack button does."""
+    from bot.services.authoring import publish_or_verify
 
-    result = do_publish(services(), gap_id=gap_id, user=user or _user())
+    result = publish_or_verify(services(), gap_id=gap_id, user=user or _user())
+    if result.verified_instead:
+        out.print(f"Gap #{gap_id} is already published (article #{result.article_id}); verified it again instead.")
+        render.replay(out, result.outcome)
+        out.print(f"Gap #{gap_id} is now [bold]{result.state}[/].")
+        return
     render.publish(out, result)
 
 

@@ -28,7 +28,7 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
 
         try:
             svc = services_factory()
-            report = run_pull(svc, build_source(source, svc.settings))
+            report = run_pull(svc, build_source(source, svc.integrations))
         except FlywheelError as exc:
             err.print(f"[red]Error:[/] {escape(exc.message)}", highlight=False)
             raise typer.Exit(1) from None

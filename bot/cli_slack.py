@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -34,7 +34,7 @@ def _start_background(services: Any, client: Any) -> Any:
     """The scheduler in this process, and in a thread: verdicts of publishes cut short by a crash, then a
     one-off catch-up of today's digest."""
     from bot.jobs import build_scheduler
-    from bot.services.digest import catch_up
+    from bot.slack.digest import catch_up
 
     scheduler = build_scheduler(services, client)
     scheduler.start()
@@ -60,12 +60,13 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
 
     @app.command()
     def digest(
-        day: Annotated[Optional[str], typer.Option(help="YYYY-MM-DD (default: today)")] = None,
-        channel: Annotated[Optional[str], typer.Option(help="channel ID (default: FLYWHEEL_REVIEW_CHANNEL)")] = None,
+        day: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: today)")] = None,
+        channel: Annotated[str | None, typer.Option(help="channel ID (default: FLYWHEEL_REVIEW_CHANNEL)")] = None,
     ) -> None:
         """Post the day's digest to the review channel now (once: a rerun posts only what is missing)."""
-        from bot.services.digest import local_now, post_digest
+        from bot.services.digest import local_now
         from bot.slack.client import make_web_client
+        from bot.slack.digest import post_digest
 
         try:
             svc = services_factory()

@@ -32,6 +32,7 @@ def run_demo(out: Console, workdir: Path) -> None:
     from bot.services.conversations import resolve
     from bot.services.gaps import add_note, flag, mark_looks_good
     from bot.services.importer import import_file
+    from bot.services.permissions import operator
     from bot.services.regression import run_regressions
     from bot.services.sampling import create_sample
     from bot.services.stats import weekly_stats
@@ -94,7 +95,7 @@ def run_demo(out: Console, workdir: Path) -> None:
 
     out.print(Rule())
     out.print("[bold]8. Regression suite[/] (every fixed gap is replayed again)")
-    render.regressions(out, run_regressions(svc, actor="demo"))
+    render.regressions(out, run_regressions(svc, actor=operator("demo")))
 
     out.print(Rule())
     out.print("[bold]9. Weekly stats[/]")

@@ -57,4 +57,10 @@ GAP_TRANSITIONS: dict[GapState, frozenset[GapState]] = {
     GapState.DISMISSED: frozenset({GapState.OPEN}),
 }
 
-ACTIVE_GAP_STATES = (GapState.OPEN, GapState.DRAFTING, GapState.FAILED)
+# Work in progress: a gap here can be outlined, drafted, tested, edited, joined and dismissed.
+ACTIVE_GAP_STATES: tuple[GapState, ...] = (GapState.OPEN, GapState.DRAFTING, GapState.FAILED)
+
+# The states a gap may be published from (read off the table, so the two can't disagree).
+PUBLISHABLE_GAP_STATES: tuple[GapState, ...] = tuple(
+    s for s in GapState if GapState.PUBLISHED in GAP_TRANSITIONS[s]
+)

@@ -15,62 +15,34 @@ top KB passage for the question, presented as the answer). PARTIAL and UNDERSPEC
 from __future__ import annotations
 
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, computed_field
 
-from bot.agents import RagAgent
 from bot.domain import ReplayKind, Verdict
-from bot.evaluation_loop import LoopTiming
-from bot.errors import FlywheelError, InvalidInput
+from bot.errors import FlywheelError
 from bot.evaluation_data import (
-    ANSWERABLE, DONT_KNOW, SOURCE, UNANSWERABLE, EvalTask, Passage, article_from, load_tasks, passage_title,
-    select_tasks, to_conversation,
+    ANSWERABLE,
+    DONT_KNOW,
+    UNANSWERABLE,
+    EvalTask,
+    article_from,
+    load_tasks,
+    passage_title,
+    select_tasks,
 )
+from bot.evaluation_loop import LoopTiming, time_loop
+from bot.evaluation_setup import build_kb, eval_services, import_tasks
 from bot.llm.base import ArticleSnippet, GapContext, JudgeRequest, Turn
-from bot.publishers import BuiltinPublisher
 from bot.redact import redact
 from bot.services import Services
 from bot.text import says_dont_know, shorten, slugify
-from storage.models import Conversation
 
 LOOP_TURNS = 3  # loop turns timed through the real services
 LOOP_KB_TASKS = 30  # tasks whose passages make the small KB of the timed loop
-
-
-class TimedLLM:
-    """Wraps a provider and sums the time spent inside its calls (thread-safe)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner, self.name, self.offline = inner, inner.name, inner.offline
-        self.seconds, self.calls = 0.0, 0
-        self._lock = threading.Lock()
-
-    def _timed(self, method: str, *args: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return getattr(self.inner, method)(*args)
-        finally:
-            with self._lock:
-                self.seconds += time.perf_counter() - start
-                self.calls += 1
-
-    def outline(self, gap: Any) -> Any:
-        return self._timed("outline", gap)
-
-    def draft(self, gap: Any, outline: Any) -> Any:
-        return self._timed("draft", gap, outline)
-
-    def judge(self, request: Any) -> Any:
-        return self._timed("judge", request)
-
-    def answer(self, request: Any) -> Any:
-        return self._timed("answer", request)
 
 
 class TaskResult(BaseModel):
@@ -124,42 +96,6 @@ class EvalReport(BaseModel):
 
 def _ratio(a: int, b: int) -> float | None:
     return round(a / b, 3) if b else None
-
-
-def eval_services(services_factory: Callable[..., Services], db: Path) -> tuple[Services, TimedLLM]:
-    """Services on a throwaway SQLite file: the configured provider, timed; the built-in agent; and the
-    built-in publisher (an eval never publishes to the team's real KB)."""
-    svc = services_factory(database_url=f"sqlite:///{db}")
-    timed = TimedLLM(svc.llm)
-    svc.llm, svc.agent, svc.publisher = timed, RagAgent(timed), BuiltinPublisher()
-    return svc, timed
-
-
-def build_kb(svc: Services, passages: Sequence[Passage]) -> dict[str, int]:
-    """One article a distinct passage; returns document_id -> article id."""
-    ids: dict[str, int] = {}
-    with svc.session() as s:
-        for p in passages:
-            if p.doc_id not in ids:
-                article, _ = svc.kb.save(s, title=passage_title(p), body=p.text, slug=slugify(f"gold {p.doc_id}"),
-                                         author="eval")
-                ids[p.doc_id] = article.id
-    return ids
-
-
-def import_tasks(svc: Services, tasks: Sequence[EvalTask]) -> dict[str, int]:
-    """Store the tasks as conversations; returns task_id -> conversation id."""
-    from sqlalchemy import select
-
-    from bot.services.importer import import_records
-
-    report = import_records(svc, enumerate((to_conversation(t) for t in tasks), 1), source=SOURCE)
-    if report.bad_lines:
-        bad = report.bad_lines[0]
-        raise InvalidInput(f"Task {bad.line} of the selection could not be stored: {bad.reason}.")
-    with svc.session() as s:
-        rows = s.execute(select(Conversation.external_id, Conversation.id).where(Conversation.source == SOURCE))
-        return {ext: cid for ext, cid in rows}
 
 
 def _set_indexed(svc: Services, articles: dict[int, tuple[str, str]], indexed: bool) -> None:
@@ -264,8 +200,6 @@ def run_eval(services_factory: Callable[..., Services], data: Path, *, task_ids:
         _summarise(report)
         fixable = [t for t in tasks if t.answerability == ANSWERABLE and t.passages]
         if loop_turns and fixable:
-            from bot.evaluation_loop import time_loop
-
             report.loop = time_loop(services_factory, Path(tmp) / "loop.db", fixable[:loop_turns],
                                     [p for t in tasks[:LOOP_KB_TASKS] for p in t.passages])
     report.seconds = round(time.perf_counter() - started, 2)

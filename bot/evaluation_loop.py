@@ -7,16 +7,13 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from bot.errors import InvalidInput
 from bot.evaluation_data import EvalTask, Passage
+from bot.evaluation_setup import TimedLLM, build_kb, eval_services, import_tasks
 from bot.services import Services
-
-if TYPE_CHECKING:
-    from bot.evaluation import TimedLLM
 
 USER = "eval"
 
@@ -65,8 +62,6 @@ def _turn(svc: Services, llm: TimedLLM, conv_id: int, position: int) -> tuple[di
 def time_loop(services_factory: Callable[..., Services], db: Path, tasks: Sequence[EvalTask],
               kb_passages: Sequence[Passage]) -> LoopTiming:
     """`tasks` are answerable: their own gold passages are kept out of the small KB (the gaps)."""
-    from bot.evaluation import build_kb, eval_services, import_tasks
-
     svc, llm = eval_services(services_factory, db)
     try:
         gap_docs = {p.doc_id for t in tasks for p in t.passages}

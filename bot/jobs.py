@@ -2,7 +2,8 @@
 
 Each job takes `now` (tests call it directly with a fixed time), owns its units of work through the
 services, and logs and swallows its own exceptions so one failing run never stops the scheduler.
-Exactly-once across instances comes from the job claims in `bot.services.digest`, not from here.
+Exactly once across instances: every job runs under `bot.services.claims.job_claim` (the digest and the
+weekly post take theirs in `bot.slack.digest`).
 """
 
 from __future__ import annotations
@@ -17,24 +18,16 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from slack_sdk import WebClient
-from sqlalchemy import func, select
 
+from bot import present
 from bot.blocks import build_draft_reminder, build_recurrence_notice
 from bot.blocks.common import mention
 from bot.services import Services
+from bot.services.claims import NotClaimed, job_claim, last_finished
 from bot.services.conversation_scan import as_utc
-from bot.services.digest import (
-    Claim,
-    DigestPostResult,
-    claim,
-    finish,
-    local_now,
-    post_digest,
-    post_weekly_stats,
-    release,
-)
+from bot.services.digest import local_now
 from bot.slack.client import SlackPostError, post_message
-from storage.models import JobClaim
+from bot.slack.digest import DigestPostResult, post_digest, post_weekly_stats
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +37,7 @@ Job = Callable[..., Any]
 JOB_DEFAULTS = {"misfire_grace_time": 3600, "coalesce": True, "max_instances": 1}
 RECURRENCE_TIME = (7, 0)  # daily, after the nightly imports
 RECURRENCE_WINDOW = dt.timedelta(days=1)  # scanned at least; more when the last scan is older
+RECURRENCES = "recurrences"  # the recurrence scan's job name (its claims tell when it last ran)
 
 
 def _guarded(job: Callable[..., T]) -> Callable[..., T | None]:
@@ -83,18 +77,16 @@ def weekly_stats_job(services: Services, client: WebClient, *, now: dt.datetime)
 @_guarded
 def regression_job(services: Services, client: WebClient, *, now: dt.datetime) -> int:
     """Replay the regression suite; tell each broken gap's thread. Returns how many broke."""
+    from bot.services.permissions import SCHEDULER
     from bot.services.regression import run_regressions
 
-    gate = Claim("regressions", local_now(services, now).date().isoformat())  # once a night across instances
-    if claim(services, gate) != "claimed":
-        log.info("nightly regressions already run or running night=%s", gate.period)
-        return 0
+    night = local_now(services, now).date().isoformat()
     try:
-        results = run_regressions(services, actor="scheduler")
-    except BaseException:
-        release(services, gate)
-        raise
-    finish(services, gate)
+        with job_claim(services, job="regressions", period=night):  # once a night across instances
+            results = run_regressions(services, actor=SCHEDULER)
+    except NotClaimed:
+        log.info("nightly regressions already run or running night=%s", night)
+        return 0
     broke = [r for r in results if r.broke]
     log.info("nightly regressions cases=%d broke=%d errors=%d", len(results), len(broke),
              sum(1 for r in results if r.error))
@@ -117,39 +109,28 @@ def reminder_job(services: Services, client: WebClient, *, now: dt.datetime) -> 
     Returns how many were posted."""
     from bot.services.reminders import due_reminders, record_reminder
 
-    gate = Claim("reminders", local_now(services, now).strftime("%Y-%m-%dT%H"))  # once an hour across instances
-    if claim(services, gate) != "claimed":
-        return 0
     posted = 0
     try:
-        for r in due_reminders(services, now=now):
-            if not (r.thread_channel and r.thread_ts):
-                continue  # flagged outside Slack: no thread to post in
-            try:
-                post_message(client, channel=r.thread_channel, thread_ts=r.thread_ts,
-                             **build_draft_reminder(r.view(now=now)).as_kwargs())
-            except SlackPostError:  # the thread's channel is gone or closed to us: don't retry every hour
-                record_reminder(services, r, now=now, posted=False)
-                continue
-            except Exception:  # noqa: BLE001 - one thread we cannot post to must not hide the others
-                log.exception("draft reminder failed gap_id=%r channel=%r", r.gap_id, r.thread_channel)
-                continue
-            record_reminder(services, r, now=now)
-            posted += 1
-    except BaseException:
-        release(services, gate)
-        raise
-    finish(services, gate)
+        # once an hour across instances
+        with job_claim(services, job="reminders", period=local_now(services, now).strftime("%Y-%m-%dT%H")):
+            for r in due_reminders(services, now=now):
+                if not (r.thread_channel and r.thread_ts):
+                    continue  # flagged outside Slack: no thread to post in
+                try:
+                    post_message(client, channel=r.thread_channel, thread_ts=r.thread_ts,
+                                 **build_draft_reminder(present.reminder_view(r, now=now)).as_kwargs())
+                except SlackPostError:  # the thread's channel is gone or closed to us: don't retry every hour
+                    record_reminder(services, r, now=now, posted=False)
+                    continue
+                except Exception:  # noqa: BLE001 - one thread we cannot post to must not hide the others
+                    log.exception("draft reminder failed gap_id=%r channel=%r", r.gap_id, r.thread_channel)
+                    continue
+                record_reminder(services, r, now=now)
+                posted += 1
+    except NotClaimed:
+        return 0
     log.info("draft reminders posted=%d", posted)
     return posted
-
-
-def _last_scan(services: Services, job: str, before: str) -> dt.datetime | None:
-    """When the latest finished run of `job` before period `before` started."""
-    with services.session() as s:
-        at = s.scalar(select(func.max(JobClaim.claimed_at)).where(
-            JobClaim.job_name == job, JobClaim.period_key < before, JobClaim.finished_at.is_not(None)))
-    return as_utc(at) if at is not None else None
 
 
 @_guarded
@@ -159,24 +140,23 @@ def recurrence_job(services: Services, client: WebClient, *, now: dt.datetime) -
     from bot.services.loop_insights import recurrence_notices
     from bot.services.recurrence import scan_recurrences
 
-    gate = Claim("recurrences", local_now(services, now).date().isoformat())  # once a day across instances
-    if claim(services, gate) != "claimed":
-        log.info("recurrence scan already run or running day=%s", gate.period)
-        return 0
+    day = local_now(services, now).date().isoformat()
     try:
-        since = min(filter(None, (as_utc(now) - RECURRENCE_WINDOW, _last_scan(services, gate.job, gate.period))))
-        found = scan_recurrences(services, since=since)  # links each once: a rerun finds nothing new
-    except BaseException:
-        release(services, gate)
-        raise
-    finish(services, gate)
+        with job_claim(services, job=RECURRENCES, period=day):  # once a day across instances
+            last = last_finished(services, RECURRENCES, before=day)
+            since = min(filter(None, (as_utc(now) - RECURRENCE_WINDOW, last)))
+            found = scan_recurrences(services, since=since)  # links each once: a rerun finds nothing new
+    except NotClaimed:
+        log.info("recurrence scan already run or running day=%s", day)
+        return 0
     posted = 0
-    for channel, thread_ts, view in recurrence_notices(services, found):
+    for notice in recurrence_notices(services, found):
+        message = build_recurrence_notice(present.recurrence_notice_view(notice)).as_kwargs()
         try:
-            post_message(client, channel=channel, thread_ts=thread_ts, **build_recurrence_notice(view).as_kwargs())
+            post_message(client, channel=notice.channel, thread_ts=notice.thread_ts, **message)
             posted += 1
         except Exception:  # noqa: BLE001 - one thread we cannot post to must not hide the others
-            log.exception("recurrence notice failed gap_id=%r channel=%r", view.gap_id, channel)
+            log.exception("recurrence notice failed gap_id=%r channel=%r", notice.gap_id, notice.channel)
     log.info("recurrence scan since=%s found=%d notices=%d", since.isoformat(), len(found), posted)
     return posted
 

@@ -1,22 +1,39 @@
-"""Regex PII redaction for text that leaves the database (Slack messages, logs, LLM prompts).
+"""PII redaction for text that leaves the database (Slack messages, LLM prompts, embeddings).
 
-No models, no network: a handful of patterns tuned to *not* eat ordinary support-ticket numbers
-(order totals, dates, times, order ids, version numbers).
+No models, no network. Detectors (`bot.pii`) find spans in the original text: secrets, emails, IBANs,
+payment cards, US SSNs, national ids and phone numbers (checksums and phone plans from `python-stdnum`
+and `phonenumbers`), then the team's extra patterns. Ordinary support-ticket numbers survive: order
+totals, dates, times, order ids, versions.
 
     >>> redact("mail jo@example.com or call +44 20 7946 0958, total $1,234.56 on 2024-01-15")
     'mail [email] or call [phone], total $1,234.56 on 2024-01-15'
 
-Kinds are applied in a fixed order: secrets, emails, cards, phones, then the extra user patterns.
-Secrets go first because tokens contain digit runs that the card/phone patterns would otherwise see.
+Overlaps go to the earlier kind (secrets first: tokens contain digit runs a card or phone would see).
+The allowlist keeps the company's own public contact data (support phone, support email domain,
+help-centre URLs), so an answer that now quotes the support line shows it instead of `[phone]`.
+
+Configuration comes from `Settings` (FLYWHEEL_REDACT_*): `Redactor.from_settings(settings)`. Call
+sites with no settings at hand (pure Block Kit builders, `safe_excerpt`) use the module default,
+which only `configure_redaction(settings)` changes; `build_services` calls it once at the edge.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import phonenumbers
 
 from bot.errors import ConfigError
+from bot.pii import DETECTORS, Hit, phone_keys
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+__all__ = ["PiiKind", "Redactor", "Allowlist", "configure_redaction", "current_redactor", "luhn_ok", "redact"]
 
 
 class PiiKind(StrEnum):
@@ -24,148 +41,93 @@ class PiiKind(StrEnum):
     PHONE = "phone"
     CARD = "card"
     SECRET = "secret"
+    IBAN = "iban"
+    SSN = "ssn"
+    NATIONAL_ID = "national_id"
 
 
 LABELS: dict[PiiKind, str] = {kind: f"[{kind.value}]" for kind in PiiKind}
+_LABEL_OF: dict[str, str] = {kind.value: label for kind, label in LABELS.items()}
 EXTRA_LABEL = "[redacted]"
-
-# --- secrets ---------------------------------------------------------------------------------------
-# Each pattern's first group (if any) is kept: "Bearer abc…" -> "Bearer [secret]".
-_SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"\bxox[abposrce]-[A-Za-z0-9-]{10,}"),  # Slack bot/user/app-config tokens
-    re.compile(r"\bxapp-\d-[A-Za-z0-9-]{10,}"),  # Slack app-level tokens
-    re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),  # OpenAI
-    re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}"),  # Stripe
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"),  # GitHub
-    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key id
-    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWT
-    re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{12,}"),
-    # key=value / key: value where the key says it is secret; the key stays readable
-    re.compile(
-        r"(?i)(\b(?:api[_-]?key|access[_-]?key|secret(?:[_-]?key)?|client[_-]?secret|token|"
-        r"password|passwd|pwd)\b[\"']?\s*[:=]\s*[\"']?)[^\s\"',;]{8,}"
-    ),
-    # long hex api keys (32+ chars, must mix letters and digits so a long number is not a "key")
-    re.compile(r"\b(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*[0-9])[0-9a-fA-F]{32,}\b"),
-)
-# long base64/base64url keys: 40+ chars mixing upper, lower and digits, and not made of words
-# (so "Windows10-Setup-Guide-For-Enterprise-Customers-2024" or a URL path survives)
-_BASE64ISH = re.compile(
-    r"(?<![A-Za-z0-9+/_-])(?=[A-Za-z0-9+/_-]*[A-Z])(?=[A-Za-z0-9+/_-]*[a-z])"
-    r"(?=[A-Za-z0-9+/_-]*[0-9])[A-Za-z0-9+/_-]{40,}={0,2}"
-)
-_WORDISH_TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-
-# --- emails ----------------------------------------------------------------------------------------
-_EMAIL = re.compile(
-    r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
-)
-
-# --- payment cards ---------------------------------------------------------------------------------
-# 13-19 digits, optionally grouped by single spaces or dashes; only redacted when Luhn passes.
-_CARD = re.compile(r"(?<![\w.,/-])\d(?:[ -]?\d){12,18}(?![\w.,/-]?\d)")
-
-# --- phone numbers ---------------------------------------------------------------------------------
-# Deliberately conservative: we need separators or a leading "+"/"0"/"(", and a plausible digit count.
-_PHONE_INTL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){1,6}(?![\w-]?\d)")
-_PHONE_NANP = re.compile(r"(?<![\w-])(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-]?\d)")
-_PHONE_NATIONAL = re.compile(r"(?<![\w.,/-])0\d{1,4}(?:[ -]\d{2,8}){1,4}(?![\w.,/-]?\d)")
-_PHONE_CONTEXT = re.compile(
-    r"(?i)(\b(?:phone|tel|telephone|mobile|cell|call(?:\s+me)?(?:\s+(?:at|on))?|text\s+me"
-    r"|whatsapp|sms)\b[^\d\n]{0,12})(\+?\d{9,15})\b"
-)
+DEFAULT_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "ES", "NL")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+_URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"']+")
 
 
 def luhn_ok(digits: str) -> bool:
     """True when the digit string passes the Luhn checksum (payment card numbers do)."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+    from stdnum import luhn
+
+    return digits.isdigit() and luhn.is_valid(digits)
 
 
-def _digits(text: str) -> str:
-    return re.sub(r"\D", "", text)
+def _bare_url(url: str) -> str:
+    return re.sub(r"(?i)^(?:https?://)?(?:www\.)?", "", url).casefold()
 
 
-def _keep_prefix(label: str) -> Callable[[re.Match[str]], str]:
-    def repl(m: re.Match[str]) -> str:
-        prefix = m.group(1) if m.re.groups and m.group(1) else ""
-        return prefix + label
+@dataclass(frozen=True)
+class Allowlist:
+    """Public contact data that stays readable: emails, email domains, phone numbers, URL prefixes."""
 
-    return repl
+    emails: frozenset[str] = frozenset()
+    domains: frozenset[str] = frozenset()
+    phones: frozenset[str] = frozenset()  # E.164
+    urls: tuple[str, ...] = ()  # prefixes without scheme and "www."
 
+    @classmethod
+    def parse(cls, entries: Iterable[str], regions: Sequence[str]) -> Allowlist:
+        emails: set[str] = set()
+        domains: set[str] = set()
+        phones: set[str] = set()
+        urls: list[str] = []
+        for raw in (e.strip() for e in entries):
+            if not raw:
+                continue
+            if "://" in raw or raw.casefold().startswith("www.") or ("/" in raw and not raw[0].isdigit()):
+                urls.append(_bare_url(raw))
+            elif "@" in raw[1:]:
+                emails.add(raw.casefold())
+            elif re.fullmatch(r"@?[^\W\d_][\w-]*(?:\.[\w-]+)+", raw):
+                domains.add(raw.lstrip("@").casefold())
+            elif re.fullmatch(r"[+\d\s().-]{6,}", raw) and (keys := phone_keys(raw, regions)):
+                phones.update(keys)
+            else:
+                raise ConfigError(
+                    f"FLYWHEEL_REDACT_ALLOW: {raw!r} is not an email, an email domain, a phone number or a URL."
+                )
+        return cls(frozenset(emails), frozenset(domains), frozenset(phones), tuple(urls))
 
-def _looks_random(token: str) -> bool:
-    """Random keys split into many tiny letter/digit runs; slugs and paths into words."""
-    runs = _WORDISH_TOKEN.findall(token)
-    return bool(runs) and sum(map(len, runs)) / len(runs) < 3.5
+    def protected_spans(self, text: str) -> list[tuple[int, int]]:
+        if not self.urls:
+            return []
+        return [(m.start(), m.end()) for m in _URL.finditer(text) if _bare_url(m.group(0)).startswith(self.urls)]
 
-
-def _redact_secrets(text: str) -> str:
-    label = LABELS[PiiKind.SECRET]
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(_keep_prefix(label), text)
-    return _BASE64ISH.sub(lambda m: label if _looks_random(m.group(0)) else m.group(0), text)
-
-
-def _redact_emails(text: str) -> str:
-    return _EMAIL.sub(LABELS[PiiKind.EMAIL], text)
-
-
-def _redact_cards(text: str) -> str:
-    def repl(m: re.Match[str]) -> str:
-        digits = _digits(m.group(0))
-        if 13 <= len(digits) <= 19 and luhn_ok(digits) and len(set(digits)) > 1:
-            return LABELS[PiiKind.CARD]
-        return m.group(0)
-
-    return _CARD.sub(repl, text)
-
-
-def _redact_phones(text: str) -> str:
-    label = LABELS[PiiKind.PHONE]
-
-    def counted(low: int, high: int) -> Callable[[re.Match[str]], str]:
-        def repl(m: re.Match[str]) -> str:
-            n = len(_digits(m.group(0)))
-            return label if low <= n <= high else m.group(0)
-
-        return repl
-
-    text = _PHONE_CONTEXT.sub(lambda m: m.group(1) + label, text)
-    text = _PHONE_INTL.sub(counted(8, 15), text)
-    text = _PHONE_NANP.sub(counted(10, 10), text)
-    text = _PHONE_NATIONAL.sub(counted(10, 12), text)
-    return text
-
-
-_STEPS: tuple[tuple[PiiKind, Callable[[str], str]], ...] = (
-    (PiiKind.SECRET, _redact_secrets),
-    (PiiKind.EMAIL, _redact_emails),
-    (PiiKind.CARD, _redact_cards),
-    (PiiKind.PHONE, _redact_phones),
-)
+    def allows(self, hit: Hit, value: str, regions: Sequence[str]) -> bool:
+        if hit.kind == PiiKind.EMAIL:
+            folded = value.casefold()
+            domain = folded.rsplit("@", 1)[-1]
+            return folded in self.emails or any(domain == d or domain.endswith("." + d) for d in self.domains)
+        if hit.kind == PiiKind.PHONE and self.phones:
+            return not self.phones.isdisjoint(phone_keys(value, regions))
+        return False
 
 
 class Redactor:
-    """Configurable redaction: which kinds are on, plus extra user regexes (e.g. from settings).
+    """Which kinds are on, the phone regions, extra named patterns and the allowlist.
 
-    `Redactor(kinds={"email", "secret"}, extra_patterns=[r"\\bACME-\\d{6}\\b"])`.
-    Extra patterns replace the whole match with `extra_label`. Invalid regexes raise `ConfigError`.
+    `Redactor(kinds={"email", "secret"}, extra_patterns=[("account", r"\\bACME-\\d{6}\\b")])` turns
+    ACME ids into `[account]`; a bare regex (no name) is replaced with `extra_label`. Invalid regexes,
+    kinds or regions raise `ConfigError`.
     """
 
     def __init__(
         self,
         *,
         kinds: Iterable[PiiKind | str] = tuple(PiiKind),
-        extra_patterns: Iterable[str | re.Pattern[str]] = (),
+        extra_patterns: Iterable[str | re.Pattern[str] | tuple[str, str | re.Pattern[str]]] = (),
         extra_label: str = EXTRA_LABEL,
+        regions: Sequence[str] = DEFAULT_REGIONS,
+        allow: Iterable[str] = (),
     ) -> None:
         try:
             self.kinds = frozenset(PiiKind(k) for k in kinds)
@@ -173,34 +135,93 @@ class Redactor:
             raise ConfigError(
                 f"Unknown redaction kind; choose from {', '.join(k.value for k in PiiKind)}."
             ) from exc
-        compiled: list[re.Pattern[str]] = []
-        for pattern in extra_patterns:
-            if isinstance(pattern, re.Pattern):
-                compiled.append(pattern)
-                continue
+        bad = [r for r in regions if r.upper() not in phonenumbers.SUPPORTED_REGIONS]
+        if bad:
+            raise ConfigError(
+                f"FLYWHEEL_REDACT_REGIONS: unknown region(s) {', '.join(bad)}; use ISO codes like US, DE."
+            )
+        self.regions: tuple[str, ...] = tuple(r.upper() for r in regions)
+        self.extra_label = extra_label
+        extras: list[tuple[str, re.Pattern[str]]] = []
+        for item in extra_patterns:
+            label, pattern = (f"[{item[0]}]", item[1]) if isinstance(item, tuple) else (extra_label, item)
             try:
-                compiled.append(re.compile(pattern))
+                extras.append((label, pattern if isinstance(pattern, re.Pattern) else re.compile(pattern)))
             except re.error as exc:
                 raise ConfigError(f"Invalid redaction pattern {pattern!r}: {exc}.") from exc
-        self.extra_patterns: tuple[re.Pattern[str], ...] = tuple(compiled)
-        self.extra_label = extra_label
+        self.extra_patterns: tuple[tuple[str, re.Pattern[str]], ...] = tuple(extras)
+        self.allowlist = Allowlist.parse(allow, self.regions)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Redactor:
+        return cls(
+            extra_patterns=parse_extra_patterns(settings.redact_extra_patterns),
+            regions=[r.strip() for r in settings.redact_regions.split(",") if r.strip()],
+            allow=settings.redact_allow.split(","),
+        )
+
+    def find(self, text: str) -> list[Hit]:
+        """Non-overlapping hits in text order (an extra pattern's hit carries its label as kind)."""
+        if not text:
+            return []
+        candidates: list[tuple[int, Hit]] = []
+        for rank, (kind, detect) in enumerate(DETECTORS.items()):
+            if PiiKind(kind) in self.kinds:
+                candidates.extend((rank, hit) for hit in detect(text, self.regions))
+        for label, pattern in self.extra_patterns:
+            candidates.extend((len(DETECTORS), Hit(m.start(), m.end(), label))
+                              for m in pattern.finditer(text) if m.end() > m.start())
+        candidates.sort(key=lambda c: (c[0], c[1].start - c[1].end, c[1].start))
+        taken: list[tuple[int, int]] = self.allowlist.protected_spans(text)
+        hits: list[Hit] = []
+        for _, hit in candidates:  # in priority order; within a kind the longer span first
+            if any(hit.start < e and s < hit.end for s, e in taken):
+                continue
+            taken.append((hit.start, hit.end))
+            if not self.allowlist.allows(hit, text[hit.start:hit.end], self.regions):
+                hits.append(hit)
+        return sorted(hits, key=lambda h: h.start)
 
     def redact(self, text: str) -> str:
-        if not text:
-            return text
-        for kind, step in _STEPS:
-            if kind in self.kinds:
-                text = step(text)
-        for pattern in self.extra_patterns:
-            text = pattern.sub(self.extra_label, text)
-        return text
+        out: list[str] = []
+        pos = 0
+        for hit in self.find(text):
+            label = _LABEL_OF.get(hit.kind, hit.kind)  # an extra pattern's hit already carries "[name]"
+            out += [text[pos:hit.start], label]
+            pos = hit.end
+        return "".join(out) + text[pos:] if out else text
 
     __call__ = redact
 
 
-DEFAULT_REDACTOR = Redactor()
+def parse_extra_patterns(spec: str) -> list[tuple[str, str]]:
+    """`name=regex` entries separated by whitespace (write a space inside a regex as `\\s` or `\\x20`)."""
+    entries: list[tuple[str, str]] = []
+    for entry in spec.split():
+        name, sep, regex = entry.partition("=")
+        if not sep or not _NAME.match(name) or not regex:
+            raise ConfigError(
+                f"FLYWHEEL_REDACT_EXTRA_PATTERNS: {entry!r} should be name=regex with a lower-case name, "
+                r"e.g. account=\bACME-\d{6}\b"
+            )
+        entries.append((name, regex))
+    return entries
+
+
+_default = Redactor()
+
+
+def configure_redaction(settings: Settings) -> Redactor:
+    """Make the settings' redactor the module default (what `redact()` and Slack excerpts use)."""
+    global _default
+    _default = Redactor.from_settings(settings)
+    return _default
+
+
+def current_redactor() -> Redactor:
+    return _default
 
 
 def redact(text: str) -> str:
-    """Redact every kind (emails, phones, Luhn-valid cards, secrets) with the default settings."""
-    return DEFAULT_REDACTOR.redact(text)
+    """Redact every kind with the configured default (see `configure_redaction`)."""
+    return _default.redact(text)

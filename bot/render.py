@@ -40,6 +40,14 @@ def import_report(out: Console, report: Any) -> None:
             out.print(f"  line {bad.line}: {escape(bad.reason)}")
         if len(report.bad_lines) > 50:
             out.print(f"  … and {len(report.bad_lines) - 50} more")
+    cleaned = report.cleaned
+    if cleaned:
+        out.print(f"{len(cleaned)} conversations had values the database cannot store cleaned (NUL, invalid "
+                  "Unicode, NaN/Infinity) and were kept:")
+        for note in cleaned[:10]:
+            out.print(f"  line {note.line}: {escape(note.what)}")
+        if len(cleaned) > 10:
+            out.print(f"  … and {len(cleaned) - 10} more")
 
 
 def sample(out: Console, day: dt.date, items: Sequence[Any]) -> None:

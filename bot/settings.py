@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_serializer, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 def _env(name: str) -> AliasChoices:
     # Platform variables keep their well-known names (no FLYWHEEL_ prefix).
     return AliasChoices(name)
+
+
+def masked_url(url: str) -> str:
+    """A database URL with its password replaced by `***` (for logs, reprs and JSON)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "<unparseable url>" if "@" in url else url
 
 
 class Settings(BaseSettings):
@@ -45,8 +56,16 @@ class Settings(BaseSettings):
         "builtin", description="builtin, markdown, webhook, zendesk, intercom, or a flywheel.publishers entry point"
     )
 
-    # Storage
-    database_url: str = Field("sqlite:///flywheel.db", validation_alias=_env("DATABASE_URL"))
+    # Storage (the password is masked in repr and JSON: `masked_url`)
+    database_url: str = Field("sqlite:///flywheel.db", validation_alias=_env("DATABASE_URL"), repr=False)
+
+    # The HTTP edge of `flywheel serve` (docs/SECURITY.md)
+    http_max_body_bytes: int = Field(1024 * 1024, ge=1024, description="largest Slack request body; 413 above")
+    http_request_timeout: int = Field(
+        10, ge=1, le=300, description="seconds a client has to send a whole request (headers and body)")
+    http_idle_timeout: int = Field(30, ge=1, le=3600, description="an idle keep-alive connection is closed after")
+    http_connection_limit: int = Field(100, ge=1, le=10000, description="open connections at most; more wait")
+    http_threads: int = Field(8, ge=1, le=64, description="requests handled at once")
 
     # The loop
     review_channel: str | None = None
@@ -69,6 +88,46 @@ class Settings(BaseSettings):
         "change settings; empty = everyone"
     )
     admin_group: str | None = Field(None, description="a Slack user group id whose members are admins too")
+    # Roles (bot/services/permissions.py): "admins", "everyone", or user ids / user group ids (S…), comma-separated
+    role_publish: str = Field("admins", description="who may publish to the KB: it changes what customers are told")
+    role_dismiss: str = Field("admins", description="who may dismiss a gap: it closes it without a fix")
+    role_regress: str = Field(
+        "admins", description="who may run the regression suite from Slack: a model call per case; nightly anyway")
+    role_digest_now: str = Field(
+        "admins", description="who may post the digest now: it posts to the whole review channel")
+    role_share_replay: str = Field(
+        "admins", description="who may share a replay in a channel: it shows a customer conversation to everyone")
+    model_calls_per_hour: int = Field(
+        60, ge=0, description="per person in Slack: outline, draft, shadow test, replay, regress; 0 = no limit")
+    model_calls_burst: int = Field(10, ge=1, le=1000, description="calls a person may make in a row")
+
+    # PII redaction (bot/redact.py): what leaves the database for Slack, the LLM and embeddings
+    redact_extra_patterns: str = Field(
+        "", description=r"extra kinds as name=regex, separated by whitespace, e.g. account=\bACME-\d{6}\b -> [account]"
+    )
+    redact_allow: str = Field(
+        "", description="comma-separated public contact data kept readable: emails, email domains, phone "
+        "numbers, URL prefixes"
+    )
+    redact_regions: str = Field(
+        "US,GB,DE,FR,ES,NL", description="comma-separated ISO regions whose national phone formats are recognised"
+    )
+
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "openai_api_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """`SLACK_SIGNING_SECRET=` (as copied from .env.example) means "not set", never an empty secret."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_serializer("database_url", when_used="json")
+    def _mask_database_url(self, url: str) -> str:
+        return masked_url(url)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        yield from super().__repr_args__()
+        yield "database_url", masked_url(self.database_url)
 
     @property
     def admin_ids(self) -> frozenset[str]:

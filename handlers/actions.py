@@ -16,6 +16,7 @@ from bot.blocks.common import mention
 from bot.blocks.models import EditDraftView, EditOutlineView
 from bot.errors import InvalidInput
 from bot.services import Services, authoring, conversations, gaps, threads
+from bot.slack.client import open_view
 from handlers import flows, present
 from handlers.ids import ActionId, DraftRef, GapRef, ItemRef, JoinRef, NewGapRef, RetryRef, TurnRef, parse_value
 
@@ -45,7 +46,7 @@ def handle_show_conversation(ack: Ack, body: dict[str, Any], services: Services,
     item = threads.get_item(services, parse_value(body, ItemRef).item_id)
     ref, turns = conversations.transcript(services, item.conversation_id)
     view = present.conversation_view(item.conversation_id, ref, turns)
-    client.views_open(trigger_id=body["trigger_id"], view=build_conversation_modal(view))
+    open_view(client, trigger_id=body["trigger_id"], view=build_conversation_modal(view))
 
 
 # --- the gap message ------------------------------------------------------------------------------
@@ -66,7 +67,7 @@ def handle_write_draft(ack: Ack, body: dict[str, Any], services: Services, clien
 def handle_edit_outline(ack: Ack, body: dict[str, Any], services: Services, client: WebClient) -> None:
     ack()
     gap_id = parse_value(body, GapRef).gap_id
-    flows.require_state(services, gap_id, flows.ACTIVE)
+    gaps.require_active(services, gap_id)
     outline = present.outline_view(authoring.get_outline(services, gap_id))
     if outline is None:
         raise InvalidInput(f"Gap #{gap_id} has no outline yet. Wait for it, or write the draft directly.")
@@ -74,7 +75,7 @@ def handle_edit_outline(ack: Ack, body: dict[str, Any], services: Services, clie
     view = EditOutlineView(gap_id=gap_id, title=outline.title, sections=outline.sections,
                            required_facts=outline.required_facts, channel=w.channel, thread_ts=w.thread_ts,
                            message_ts=w.message_ts)
-    client.views_open(trigger_id=body["trigger_id"], view=build_edit_outline_modal(view))
+    open_view(client, trigger_id=body["trigger_id"], view=build_edit_outline_modal(view))
 
 
 def handle_dismiss(ack: Ack, body: dict[str, Any], services: Services, client: WebClient) -> None:
@@ -115,7 +116,7 @@ def handle_new_gap(ack: Ack, body: dict[str, Any], services: Services, client: W
 # --- the draft ------------------------------------------------------------------------------------
 def _open_edit_draft(body: dict[str, Any], services: Services, client: WebClient, *, then_test: bool) -> None:
     gap_id = parse_value(body, DraftRef).gap_id
-    flows.require_state(services, gap_id, flows.ACTIVE)
+    gaps.require_active(services, gap_id)
     draft = threads.current_draft(services, gap_id)
     if draft is None:
         raise InvalidInput(f"Gap #{gap_id} has no draft yet: write one first.")
@@ -124,7 +125,7 @@ def _open_edit_draft(body: dict[str, Any], services: Services, client: WebClient
     view = EditDraftView(gap_id=gap_id, draft_id=draft.draft_id, title=draft.title, body=draft.body,
                          channel=w.channel, thread_ts=w.thread_ts, message_ts=None if then_test else w.message_ts,
                          then_test=then_test)
-    client.views_open(trigger_id=body["trigger_id"], view=build_edit_draft_modal(view))
+    open_view(client, trigger_id=body["trigger_id"], view=build_edit_draft_modal(view))
 
 
 def handle_edit_draft(ack: Ack, body: dict[str, Any], services: Services, client: WebClient) -> None:
@@ -152,7 +153,7 @@ def handle_publish(ack: Ack, body: dict[str, Any], services: Services, client: W
 def handle_dismiss_draft(ack: Ack, body: dict[str, Any], services: Services, client: WebClient) -> None:
     ack()
     gap_id = parse_value(body, DraftRef).gap_id
-    flows.require_state(services, gap_id, flows.ACTIVE)
+    gaps.require_active(services, gap_id)
     draft = threads.current_draft(services, gap_id)
     w = flows.where(body)
     if draft is not None and w.message_ts:

@@ -22,13 +22,16 @@ from bot.blocks import (
 )
 from bot.blocks.common import channel_link, esc
 from bot.errors import ConfigError, InvalidInput
+from bot.present import stats_view, topic_views
 from bot.services import Services, threads
 from bot.services.conversations import resolve, transcript
-from bot.services.digest import local_now, post_digest, stats_view
+from bot.services.digest import local_now, stats_detail
 from bot.services.loop_insights import TOPIC_DAYS, ranked_topics, top_topics
+from bot.services.permissions import Action, require, spend
 from bot.services.regression import run_regressions
 from bot.services.replay import replay
 from bot.services.stats import month_stats, weekly_stats
+from bot.slack.digest import post_digest
 from handlers import flows, present
 
 log = logging.getLogger(__name__)
@@ -69,7 +72,7 @@ def _stats(services: Services, client: WebClient, inv: Invocation) -> Message:
         raise InvalidInput(f"`{inv.command} stats` takes `week` or `month`.")
     now = services.clock()
     report = weekly_stats(services, now=now, weeks=2) if period == "week" else month_stats(services, now=now, months=2)
-    return build_stats_message(stats_view(services, report))
+    return build_stats_message(stats_view(stats_detail(services, report)))
 
 
 def _digest(services: Services, client: WebClient, inv: Invocation) -> Message:
@@ -78,6 +81,7 @@ def _digest(services: Services, client: WebClient, inv: Invocation) -> Message:
     channel = services.settings.review_channel
     if not channel:
         raise ConfigError("FLYWHEEL_REVIEW_CHANNEL is not set: I don't know where to post the digest.")
+    require(services, inv.user, Action.DIGEST_NOW)  # the scheduler and `flywheel digest` act as the operator
     day = local_now(services, services.clock()).date()
     result = post_digest(services, client, day=day, channel=channel)
     where = channel_link(channel)
@@ -94,13 +98,13 @@ def _gaps(services: Services, client: WebClient, inv: Invocation) -> Message:
         raise InvalidInput(f"`{inv.command} gaps` takes `mine`, `open` or `topics`.")
     now = services.clock()
     if which == "topics":
-        return build_topics_message(ranked_topics(services, now=now), days=TOPIC_DAYS)
+        return build_topics_message(topic_views(ranked_topics(services, now=now)), days=TOPIC_DAYS)
     rows, total = threads.gap_rows(services, user=inv.user if which == "mine" else None)
     title = "Your open gaps" if which == "mine" else "Open gaps"
     listed = build_gap_list(title, [present.gap_summary(r, now=now) for r in rows], total=total)
     if which == "mine":
         return listed
-    return with_top_topics(listed, top_topics(services, now=now), days=TOPIC_DAYS)
+    return with_top_topics(listed, topic_views(top_topics(services, now=now)), days=TOPIC_DAYS)
 
 
 def _search(services: Services, client: WebClient, inv: Invocation) -> Message:
@@ -112,7 +116,10 @@ def _search(services: Services, client: WebClient, inv: Invocation) -> Message:
 def _replay(services: Services, client: WebClient, inv: Invocation) -> Message:
     if not inv.args:
         raise InvalidInput(f"Which conversation? `{inv.command} replay <conversation>`")
+    if inv.share:
+        require(services, inv.user, Action.SHARE_REPLAY)  # it shows a customer conversation to the channel
     conversation_id = resolve(services, inv.args[0])
+    spend(services, inv.user, "replay the conversation")
     outcome = replay(services, conversation_id=conversation_id, with_judge=False, actor=inv.user)
     ref, _ = transcript(services, conversation_id)
     return present.replay_message(ref, outcome)

@@ -25,19 +25,18 @@ from bot.blocks import (
 )
 from bot.blocks.common import mention
 from bot.blocks.models import ErrorView
-from bot.domain import ACTIVE_GAP_STATES, GapState
+from bot.domain import GapState
 from bot.errors import FlywheelError, IllegalTransition, LLMError
-from bot.services import Services, authoring, gaps, permissions, threads
+from bot.present import digest_item_view
+from bot.services import Services, authoring, gap_thread, gaps, threads
 from bot.services.insight import gap_detail
+from bot.services.permissions import spend
 from bot.services.regression import RegressionResult
 from bot.slack.client import post_message, update_message
 from handlers import present
 from handlers.ids import ActionId
 
 log = logging.getLogger(__name__)
-
-ACTIVE = {s.value for s in ACTIVE_GAP_STATES}
-PUBLISHABLE = ACTIVE  # open, drafting, failed
 
 
 @dataclass(frozen=True)
@@ -63,14 +62,6 @@ def post(client: WebClient, channel: str, msg: Message, *, thread_ts: str | None
 
 def update(client: WebClient, channel: str, ts: str, msg: Message) -> None:
     update_message(client, channel=channel, ts=ts, **msg.as_kwargs())
-
-
-def require_state(services: Services, gap_id: int, allowed: set[str]) -> None:
-    """Stale buttons (a dismissed, verified or deleted gap) stop here, before anything is posted."""
-    state = threads.gap_state(services, gap_id)
-    if state not in allowed:
-        hint = " Reopen it with `flywheel gaps reopen` first." if state == GapState.DISMISSED else ""
-        raise IllegalTransition(f"Gap #{gap_id} is {state}: this button is out of date, so nothing was done.{hint}")
 
 
 @contextmanager
@@ -100,7 +91,8 @@ def refresh_item(services: Services, client: WebClient, item_id: int | None) -> 
         return
     item = threads.get_item(services, item_id)
     if item.channel and item.ts:
-        update(client, item.channel, item.ts, build_digest_item(threads.item_view(services, item_id)))
+        view = digest_item_view(threads.digest_item(services, item_id), settings=services.settings)
+        update(client, item.channel, item.ts, build_digest_item(view))
 
 
 def gap_message(services: Services, gap_id: int) -> Message:
@@ -113,36 +105,73 @@ def flag_item(
     services: Services, client: WebClient, *, item: threads.ItemInfo, user: str,
     on_match: Literal["ask", "new"] | int = "ask", thread: Where | None = None,
 ) -> int | None:
-    """Flag the conversation of a digest item and answer in its thread. Returns the gap id, if any."""
+    """Flag the conversation of a digest item and answer in its thread. Returns the gap id, if any.
+    The gap, its thread and the claim on its thread message are one transaction (`gaps.flag`); when the
+    claim comes back (a new gap, or one whose message a Slack failure left unposted) this call posts it."""
     thread = thread or Where(item.channel, item.ts, None)
-    result = gaps.flag(services, conversation_id=item.conversation_id, user=user, on_match=on_match)
-    refresh_item(services, client, item.item_id)
+    ref = gap_thread.ThreadRef(thread.channel, thread.thread_ts, item.item_id)
+    result = gaps.flag(services, conversation_id=item.conversation_id, user=user, on_match=on_match, thread=ref)
     if result.gap_id is None:  # it matches an open gap: offer to join it
+        refresh_item(services, client, item.item_id)
         view = present.match_view(result.matches[0], conversation_id=item.conversation_id, user=user,
                                   item_id=item.item_id)
         post(client, thread.channel, build_match_message(view), thread_ts=thread.thread_ts)
         log.info("flag matched gap_id=%r item_id=%r", result.matches[0].gap_id, item.item_id)
         return None
-    if not result.created:
-        if result.joined:
-            text = f":books: {mention(user)} flagged this too · *gap #{result.gap_id}*"
-            post(client, thread.channel, present.notice(text), thread_ts=thread.thread_ts)
-        log.info("co-flag gap_id=%r item_id=%r joined=%r", result.gap_id, item.item_id, result.joined)
+    if result.announcement is not None:
+        announce(services, client, result.announcement, thread=thread, item_id=item.item_id, user=user)
         return result.gap_id
-    threads.attach_thread(services, gap_id=result.gap_id, channel=thread.channel, ts=thread.thread_ts,
-                          item_id=item.item_id)
-    outline(services, client, gap_id=result.gap_id, thread=thread, user=user)
+    refresh_item(services, client, item.item_id)
+    if result.joined:
+        text = f":books: {mention(user)} flagged this too · *gap #{result.gap_id}*"
+        post(client, thread.channel, present.notice(text), thread_ts=thread.thread_ts)
+    log.info("co-flag gap_id=%r item_id=%r joined=%r", result.gap_id, item.item_id, result.joined)
     return result.gap_id
+
+
+def announce(
+    services: Services, client: WebClient, claim: gap_thread.Announcement, *, thread: Where, item_id: int | None,
+    user: str | None,
+) -> None:
+    """Post the gap's thread message once: the flag acknowledgement, the item's status, then the outline.
+    Any failure gives the claim back, so the next flag on the conversation finishes the job; a message
+    already posted by an earlier attempt is updated rather than posted again."""
+    gap_id = claim.gap_id
+    try:
+        flag = present.flag_view(gap_detail(services, gap_id))
+        posted = gap_thread.posted_message(services, gap_id)
+        if posted is not None and posted[0] == thread.channel:
+            ts = posted[1]
+            update(client, thread.channel, ts, build_gap_message(flag))
+        else:
+            ts = post(client, thread.channel, build_gap_message(flag), thread_ts=thread.thread_ts)
+            gap_thread.record_message(services, gap_id=gap_id, channel=thread.channel, ts=ts)
+        refresh_item(services, client, item_id)
+        fill_outline(services, client, gap_id=gap_id, thread=thread, ts=ts, user=user)
+    except BaseException:
+        gap_thread.release(services, claim)
+        log.info("thread message left to the next flag gap_id=%r", gap_id)
+        raise
+    gap_thread.finish(services, claim)
 
 
 def outline(services: Services, client: WebClient, *, gap_id: int, thread: Where, user: str | None) -> None:
     """The flag acknowledgement with "Drafting an outline…", then the outline in the same message."""
     flag = present.flag_view(gap_detail(services, gap_id))
     ts = post(client, thread.channel, build_gap_message(flag), thread_ts=thread.thread_ts)
+    fill_outline(services, client, gap_id=gap_id, thread=thread, ts=ts, user=user)
+
+
+def fill_outline(services: Services, client: WebClient, *, gap_id: int, thread: Where, ts: str,
+                 user: str | None) -> None:
+    """Put the outline into the gap message `ts` (an outline made by an earlier attempt is reused); a model
+    failure says so there, with a retry button below."""
     try:
-        authoring.suggest_outline(services, gap_id=gap_id, user=user)
+        if authoring.get_outline(services, gap_id) is None:
+            authoring.suggest_outline(services, gap_id=gap_id, user=user)
     except FlywheelError as exc:
         log.info("outline failed gap_id=%r: %s", gap_id, type(exc).__name__)
+        flag = present.flag_view(gap_detail(services, gap_id))
         update(client, thread.channel, ts, build_gap_message(flag, progress="No outline this time."))
         view = ErrorView(message=exc.message, retry_action=ActionId.FLAG, gap_id=gap_id)
         post(client, thread.channel, build_error_message(view), thread_ts=thread.thread_ts)
@@ -180,7 +209,8 @@ def show_edited_draft(
 
 
 def write_draft(services: Services, client: WebClient, *, gap_id: int, user: str, where_: Where) -> None:
-    require_state(services, gap_id, ACTIVE)
+    gaps.require_active(services, gap_id)  # a stale button stops here, before anything is posted
+    spend(services, user, "write the draft", peek=True)  # out of model calls: refused ephemerally
     with progress(client, where_, "Writing the draft…", retry=ActionId.WRITE_DRAFT, gap_id=gap_id) as ts:
         authoring.write_draft(services, gap_id=gap_id, user=user)
         post_draft(services, client, where_, gap_id, ts)
@@ -188,7 +218,8 @@ def write_draft(services: Services, client: WebClient, *, gap_id: int, user: str
 
 
 def shadow_test(services: Services, client: WebClient, *, gap_id: int, user: str, where_: Where) -> None:
-    require_state(services, gap_id, ACTIVE)
+    gaps.require_active(services, gap_id)
+    spend(services, user, "test the draft", peek=True)  # out of model calls: refused ephemerally
     text = "Testing the draft in a shadow knowledge base (nothing is published)…"
     with progress(client, where_, text, retry=ActionId.TEST_DRAFT, gap_id=gap_id) as ts:
         outcome = authoring.shadow_test(services, gap_id=gap_id, user=user)
@@ -201,18 +232,12 @@ def shadow_test(services: Services, client: WebClient, *, gap_id: int, user: str
 
 
 def publish(services: Services, client: WebClient, *, gap_id: int, user: str, where_: Where) -> None:
-    permissions.require(services, user, permissions.Action.PUBLISH)  # refused ephemerally, nothing posted
-    require_state(services, gap_id, PUBLISHABLE | {GapState.PUBLISHED.value})
+    authoring.check_publish(services, gap_id=gap_id, user=user)  # refused ephemerally, nothing posted
     draft = threads.current_draft(services, gap_id)
     text = "Publishing, then replaying the conversation against the live knowledge base…"
     out = None
     with progress(client, where_, text, retry=ActionId.PUBLISH, gap_id=gap_id) as ts:
-        if threads.gap_state(services, gap_id) == GapState.PUBLISHED:  # published; the verdict failed (model)
-            outcome, state = authoring.verify(services, gap_id=gap_id, user=user)
-            detail = gap_detail(services, gap_id)
-            out = authoring.PublishOutcome(gap_id, detail.article_id or 0, 0, detail.draft_title or "", outcome, state)
-        else:
-            out = authoring.publish(services, gap_id=gap_id, user=user)
+        out = authoring.publish_or_verify(services, gap_id=gap_id, user=user)  # published: verified instead
         question = gap_detail(services, gap_id).question
         failed = out.state != GapState.VERIFIED
         view = present.verdict_view(out.outcome, gap_id=gap_id, article_title=out.article_title,

@@ -5,7 +5,7 @@ Bolt 1.30 can lose the ack of a listener that raises right after `ack()`: its er
 10 ms) it waits out the 3 seconds, logs "didn't call ack()" and answers 404
 (slack_bolt/listener/thread_runner.py, `run_ack_function_asynchronously`). Slack then shows the click
 as failed. So these listeners never raise: `shows_errors` hands the error to the app's one error
-renderer (`bot.app.show_error`: user-safe text, or a correlation id that is in the log) and returns.
+renderer (`bot.slack.errors.show_error`: user-safe text, or a correlation id that is in the log) and returns.
 Events don't need this: Bolt acks them before the listener runs, and `@app.error` shows their errors.
 """
 
@@ -19,8 +19,8 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
-from bot.app import show_error
 from bot.errors import InvalidInput
+from bot.slack.errors import show_error
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ def handle_unknown_action(ack: Ack, body: dict[str, Any]) -> None:
 
 def handle_unknown_view(ack: Ack, body: dict[str, Any]) -> None:
     """A modal we don't know any more: close it (nothing saved) and log its callback id."""
-    view = body.get("view") if isinstance(body.get("view"), dict) else {}
-    log.warning("unknown view submission callback_id=%r", str(view.get("callback_id"))[:80])
+    view = body.get("view")
+    callback_id = view.get("callback_id") if isinstance(view, dict) else None
+    log.warning("unknown view submission callback_id=%r", str(callback_id)[:80])
     ack()

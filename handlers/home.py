@@ -10,10 +10,12 @@ from slack_sdk import WebClient
 
 from bot.blocks import build_home_view
 from bot.blocks.home import MAX_BACKLOG
+from bot.present import stats_view, topic_views
 from bot.services import Services, threads
-from bot.services.digest import stats_view
+from bot.services.digest import stats_detail
 from bot.services.loop_insights import top_topics
 from bot.services.stats import weekly_stats
+from bot.slack.client import publish_home
 from handlers import present
 
 log = logging.getLogger(__name__)
@@ -25,11 +27,11 @@ def handle_app_home_opened(event: dict[str, Any], services: Services, client: We
     user, now = event["user"], services.clock()
     mine, _ = threads.gap_rows(services, user=user)
     backlog, total = threads.gap_rows(services, limit=MAX_BACKLOG)
-    week = stats_view(services, weekly_stats(services, now=now, weeks=1)).current
+    week = stats_view(stats_detail(services, weekly_stats(services, now=now, weeks=1))).current
     view = present.home_view(
         user, mine=mine, backlog=backlog, backlog_total=total, now=now, week=week,
         last_digest=present.digest_summary(threads.last_digest(services)),
-        review_channel=services.settings.review_channel, topics=top_topics(services, now=now),
+        review_channel=services.settings.review_channel, topics=topic_views(top_topics(services, now=now)),
     )
-    client.views_publish(user_id=user, view=build_home_view(view))
+    publish_home(client, user_id=user, view=build_home_view(view))
     log.info("home published user=%r gaps=%d backlog=%d", user, len(mine), total)

@@ -1,4 +1,5 @@
-"""Thread replies under a gap's thread become the gap's notes; every other message is a no-op.
+"""Thread replies under a gap's thread become the gap's notes (decoded from Slack's markup to the text the
+person wrote); every other message is a no-op.
 
 Bolt acks events before the listener runs. The `message` listener takes every subtype (edits,
 deletions, joins…) so none of them is answered with a 404 that Slack would retry.
@@ -9,7 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from slack_sdk import WebClient
+
 from bot.services import Services, gaps, threads
+from bot.slack.client import user_display_name
+from bot.slack.text import decode_message
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +35,15 @@ def is_thread_reply(event: dict[str, Any]) -> bool:
     )
 
 
-def handle_message(event: dict[str, Any], services: Services) -> None:
+def handle_message(event: dict[str, Any], services: Services, client: WebClient) -> None:
     if not is_thread_reply(event):
         return
     gap_id = threads.gap_for_thread(services, channel=event["channel"], thread_ts=event["thread_ts"])
     if gap_id is None:
         return  # a thread that is not a gap's
-    note_id = gaps.add_note(services, gap_id=gap_id, author=event["user"], text=event["text"], source_ref=event["ts"])
+    # Stored as the person wrote it: Slack's &gt;/&amp;/&lt; decoded, <@U…> resolved to @Name, links unwrapped.
+    text = decode_message(event["text"], user_name=lambda user_id: user_display_name(client, user_id))
+    note_id = gaps.add_note(services, gap_id=gap_id, author=event["user"], text=text, source_ref=event["ts"])
     if note_id:
         log.info("note added gap_id=%r note_id=%r ts=%r", gap_id, note_id, event["ts"])
     else:  # the same reply delivered twice (Slack's retry, another instance)

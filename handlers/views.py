@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from bot.blocks import parse_edit_draft, parse_edit_outline
 from bot.errors import FlywheelError
 from bot.llm.base import OutlineSection
-from bot.services import Services, authoring, threads
+from bot.services import Services, authoring, gaps, threads
 from handlers import flows
 from handlers.ids import InputId, ThreadMeta
 
@@ -28,7 +28,7 @@ def _check_gap(services: Services, meta: ThreadMeta) -> str | None:
     if meta.gap_id is None:
         return "This form has lost track of its gap. Open it again from the latest message."
     try:
-        flows.require_state(services, meta.gap_id, flows.ACTIVE)
+        gaps.require_active(services, meta.gap_id)
     except FlywheelError as exc:
         return exc.message
     return None

@@ -151,6 +151,9 @@ class Gap(Base):
     thread_channel: Mapped[str | None] = mapped_column(String(64))
     thread_ts: Mapped[str | None] = mapped_column(String(32))
     digest_item_id: Mapped[int | None] = mapped_column(ForeignKey("digest_items.id"))
+    # "published, verification pending": how often verification was tried, and when to try again
+    verify_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    verify_after: Mapped[dt.datetime | None]
 
     conversation: Mapped[Conversation] = relationship(foreign_keys=[conversation_id])
     flaggers: Mapped[list[GapFlagger]] = relationship(order_by="GapFlagger.id")
@@ -250,6 +253,10 @@ class ArticleVersion(Base):
     tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     author: Mapped[str | None] = mapped_column(String(64))
     gap_id: Mapped[int | None] = mapped_column(Integer)  # the gap this version fixed
+    external_id: Mapped[str | None] = mapped_column(String(255))  # the external KB's receipt for this version
+    external_url: Mapped[str | None] = mapped_column(String(1000))
+    publish_attempt_id: Mapped[int | None] = mapped_column(Integer)
+    reverted_from: Mapped[int | None] = mapped_column(Integer)  # a rollback: the version whose content this is
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -273,6 +280,16 @@ class ReplayRun(Base):
     judge_runs: Mapped[int] = mapped_column(Integer, default=1)
     provider: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
+    # who answered: the agent's identity and version, and the model (a broken case traces to its change)
+    agent_name: Mapped[str | None] = mapped_column(String(100))
+    agent_version: Mapped[str | None] = mapped_column(String(100))
+    model: Mapped[str | None] = mapped_column(String(100))
+    collateral: Mapped[list[Any] | None] = mapped_column(JSON)  # other turns that got worse
+    # a person's verdict beside the judge's ("verdict is wrong")
+    human_verdict: Mapped[str | None] = mapped_column(String(16))
+    human_reason: Mapped[str | None] = mapped_column(Text)
+    human_by: Mapped[str | None] = mapped_column(String(64))
+    human_at: Mapped[dt.datetime | None]
     created_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -305,6 +322,29 @@ class RegressionCase(Base):
     last_verdict: Mapped[str | None] = mapped_column(String(16))
     last_run_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PublishAttempt(Base):
+    """One publish of a gap, claimed before the external KB is called (see migration 0005)."""
+
+    __tablename__ = "publish_attempts"
+    __table_args__ = (UniqueConstraint("idempotency_key", name="uq_publish_attempts_idempotency_key"),
+                      Index("ix_publish_attempts_gap_id", "gap_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gap_id: Mapped[int] = mapped_column(ForeignKey("gaps.id", ondelete="CASCADE"))
+    draft_id: Mapped[int | None] = mapped_column(ForeignKey("drafts.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="claimed", server_default="claimed")
+    publisher: Mapped[str | None] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    external_url: Mapped[str | None] = mapped_column(String(1000))
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"))
+    version: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)  # "publish anyway": why
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
 
 
 class AuditEvent(Base):

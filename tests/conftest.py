@@ -1,5 +1,6 @@
-"""Shared fixtures. Database tests run on SQLite, and on PostgreSQL too when FLYWHEEL_TEST_POSTGRES_URL is
-set (`.ci/run` sets it); each PostgreSQL test gets its own schema so runs never collide."""
+"""Shared fixtures. Database tests run on SQLite and on PostgreSQL: the PostgreSQL half needs
+FLYWHEEL_TEST_POSTGRES_URL (`.ci/run` sets it) and is reported as skipped, with the reason, without it.
+Each PostgreSQL test gets its own schema so runs never collide. Shared helpers are in `tests/support/`."""
 
 from __future__ import annotations
 
@@ -10,13 +11,21 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.llm.offline import OfflineLLM
 from bot.services import Services, build_services
 from bot.settings import Settings
 from storage.db import make_engine
+from tests.support.fake_llm import FakeLLM
 
 PG_URL = os.environ.get("FLYWHEEL_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
+BACKENDS = ["sqlite", "postgres"]
+NO_POSTGRES = "PostgreSQL half: FLYWHEEL_TEST_POSTGRES_URL is not set"
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if NO_POSTGRES in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_line(f"{len(skipped)} PostgreSQL tests skipped: set FLYWHEEL_TEST_POSTGRES_URL "
+                                    "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to run them")
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +60,8 @@ def _drop_pg_schema(schema: str) -> None:
 @pytest.fixture(params=BACKENDS)
 def db_url_engine(request: pytest.FixtureRequest, tmp_path):  # type: ignore[no-untyped-def]
     """(database_url, engine) on each backend, migrated by whoever uses it."""
+    if request.param == "postgres" and not PG_URL:
+        pytest.skip(NO_POSTGRES)
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'flywheel.db'}"
         engine = make_engine(url)
@@ -77,4 +88,13 @@ def settings(tmp_path) -> Settings:
 
 @pytest.fixture
 def services(engine, settings) -> Iterator[Services]:  # type: ignore[no-untyped-def]
-    yield build_services(settings, engine=engine, llm=OfflineLLM())
+    """The services on each backend. The model is a `FakeLLM` over the offline provider: it answers like
+    `OfflineLLM` until a test queues answers (see the `fake_llm` fixture)."""
+    yield build_services(settings, engine=engine, llm=FakeLLM())
+
+
+@pytest.fixture
+def fake_llm(services: Services) -> FakeLLM:
+    """The scripted model of `services` (its agent answers through it too): `fake_llm.enqueue("draft", …)`."""
+    assert isinstance(services.llm, FakeLLM), "a fixture replaced the services' model"
+    return services.llm

@@ -1,4 +1,6 @@
-"""The agent under test: given the conversation so far and a KB, return the next answer."""
+"""The agent under test: given the conversation so far and a KB, return the next answer.
+
+The configured agent (`FLYWHEEL_AGENT`) is built by `bot.integrations.agents.build_agent`."""
 
 from __future__ import annotations
 
@@ -46,9 +48,3 @@ class RagAgent:
         reply = self.llm.answer(AnswerRequest(history=history, articles=snippets))
         return AgentAnswer(text=reply.answer, sources=reply.used_article_ids)
 
-
-def build_agent(settings, llm: LLM) -> Agent:  # type: ignore[no-untyped-def]
-    """The configured agent (`FLYWHEEL_AGENT`): the built-in RAG agent or a connector."""
-    from bot.integrations.agents import build_agent_from_settings  # lazy: connectors import this module
-
-    return build_agent_from_settings(settings, llm)

@@ -21,9 +21,9 @@ from bot.agents import Agent, AgentAnswer, RagAgent
 from bot.errors import AgentError, ConfigError
 from bot.integrations import AGENTS_GROUP, load_entry_point
 from bot.integrations.http import HttpClient, Retry
-from bot.integrations.settings import IntegrationSettings, integration_settings
+from bot.integrations.settings import IntegrationSettings
 from bot.kb.search import ExtraDoc, Searcher
-from bot.llm.base import Turn
+from bot.llm.base import LLM, Turn
 
 log = logging.getLogger(__name__)
 
@@ -202,12 +202,13 @@ class PythonAgent:
         return _answer(result, f"The in-process agent {self.name!r}")
 
 
-def build_agent_from_settings(settings: Any, llm: Any, **kw: Any) -> Agent:
+def build_agent(conf: IntegrationSettings, llm: LLM | None, **kw: Any) -> Agent:
     """`FLYWHEEL_AGENT`: builtin (RagAgent), http, openai, python, or a `flywheel.agents` entry point
     naming a function (history, articles) or an object with the `Agent.reply` method."""
-    conf = integration_settings(settings)
-    name = getattr(settings, "agent", None) or conf.agent
+    name = conf.agent
     if name == "builtin":
+        if llm is None:
+            raise ConfigError("The built-in agent needs an LLM.")
         return RagAgent(llm)
     if name == "http":
         return HttpAgent.from_settings(conf, **kw)

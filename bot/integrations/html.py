@@ -2,12 +2,15 @@
 
 Deliberately small: headings, paragraphs, bullet and numbered lists, fenced code, `code`, **bold**,
 *italic* and [links](https://…). Every character of the input is HTML-escaped first, so no tag or
-attribute in the Markdown survives; links keep only http(s), mailto and relative targets.
+attribute in the Markdown survives; links keep only http(s), mailto and relative targets. As in CommonMark,
+an entity reference written in the text (`&gt;`, `&amp;`, `&#8212;`) stays an entity: it is escaped once,
+never into `&amp;gt;` (code spans and blocks show it literally).
 """
 
 from __future__ import annotations
 
 import html
+import html.entities
 import re
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -17,6 +20,12 @@ _LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")
 _BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
 _ITALIC = re.compile(r"(?<![*\w])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![*\w])")
 _SAFE_PREFIXES = ("http://", "https://", "mailto:", "/", "#")
+_ESCAPED_ENTITY = re.compile(r"&amp;(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
+def _keep_entity(match: re.Match[str]) -> str:
+    name = match.group(1)
+    return f"&{name};" if name.startswith("#") or f"{name};" in html.entities.html5 else match.group(0)
 
 
 def _safe_href(escaped_url: str) -> str | None:
@@ -42,6 +51,7 @@ def inline(text: str) -> str:
         if i % 2:
             out.append(f"<code>{escaped}</code>")
         else:
+            escaped = _ESCAPED_ENTITY.sub(_keep_entity, escaped)  # "&gt;" as written: one escape, not two
             escaped = _LINK.sub(_link, escaped)
             escaped = _BOLD.sub(r"<strong>\1</strong>", escaped)
             out.append(_ITALIC.sub(r"<em>\1</em>", escaped))

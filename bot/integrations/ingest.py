@@ -4,9 +4,10 @@
     Authorization: Bearer <FLYWHEEL_INGEST_TOKEN>
     body: a JSON array of conversations, or JSONL (one conversation object a line), in the import shape
 
-    200 {"added": n, "skipped": n, "bad": [{"index": i, "reason": "..."}]}   (bad items are not stored)
+    200 {"added": n, "skipped": n, "bad": [{"index": i, "reason": "..."}],   (bad items are not stored)
+         "cleaned": [{"index": i, "what": "..."}]}   (stored with NUL, invalid Unicode or NaN values cleaned)
     400 the body is not JSON/JSONL (nothing stored)   401 no or wrong token   404/405 other paths/methods
-    413 the body is over FLYWHEEL_INGEST_MAX_BYTES
+    411 no Content-Length   400 a negative or malformed one   413 the body is over FLYWHEEL_INGEST_MAX_BYTES
 
 The import is idempotent (source + id), so a client may retry the same body safely. Logs carry counts and
 the error id, never the body.
@@ -45,10 +46,6 @@ def _respond(start_response: StartResponse, status: str, payload: dict[str, Any]
     return [body]
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not allowed")
-
-
 def parse_body(raw: bytes) -> list[Any]:
     """A JSON array, or JSONL (a single object is one line of JSONL). Raises _BadBody with the position."""
     try:
@@ -58,7 +55,7 @@ def parse_body(raw: bytes) -> list[Any]:
     if not text.strip():
         raise _BadBody("the body is empty; send a JSON array or JSONL of conversations")
     try:
-        whole = json.loads(text, parse_constant=_reject_constant)
+        whole = json.loads(text)  # NaN/Infinity parse; the importer cleans them
     except RecursionError:
         raise _BadBody("invalid JSON (nested too deep)") from None
     except ValueError as exc:
@@ -75,7 +72,7 @@ def parse_body(raw: bytes) -> list[Any]:
     for line_no, line in enumerate(text.split("\n"), 1):  # not splitlines: U+2028 is valid in JSON
         if line.strip():
             try:
-                items.append(json.loads(line, parse_constant=_reject_constant))
+                items.append(json.loads(line))
             except (ValueError, RecursionError) as exc:
                 raise _BadBody(f"invalid JSON on line {line_no} ({_why(exc)})") from None
     return items
@@ -106,13 +103,17 @@ def make_ingest_app(services: Services, token: str, *, max_bytes: int = DEFAULT_
         if not _authorized(environ.get("HTTP_AUTHORIZATION", ""), secret):
             return _respond(start_response, "401 Unauthorized", {"error": "unauthorized"},
                             (("WWW-Authenticate", 'Bearer realm="flywheel-ingest"'),))
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
+        declared = str(environ.get("CONTENT_LENGTH") or "").strip()
+        if not declared:  # a body of unknown length is never read (chunked bodies: the server sets it)
+            return _respond(start_response, "411 Length Required", {"error": "Content-Length is required"})
+        if not declared.isdigit():  # "-1" used to read the whole stream, past the size limit
             return _respond(start_response, "400 Bad Request", {"error": "invalid Content-Length"})
+        length = int(declared)
         if length > max_bytes:
             return _respond(start_response, "413 Request Entity Too Large", {"error": f"over {max_bytes} bytes"})
         raw = environ["wsgi.input"].read(length) if length else b""
+        if len(raw) != length:
+            return _respond(start_response, "400 Bad Request", {"error": "the body is shorter than Content-Length"})
         source = (parse_qs(environ.get("QUERY_STRING", "")).get("source") or [default_source])[0]
         try:
             records = parse_body(raw)
@@ -129,7 +130,8 @@ def make_ingest_app(services: Services, token: str, *, max_bytes: int = DEFAULT_
                  report.conversations_skipped, len(report.bad_lines))
         return _respond(start_response, "200 OK", {
             "added": report.conversations_added, "skipped": report.conversations_skipped,
-            "bad": [{"index": b.line, "reason": b.reason} for b in report.bad_lines]})
+            "bad": [{"index": b.line, "reason": b.reason} for b in report.bad_lines],
+            "cleaned": [{"index": c.line, "what": c.what} for c in report.cleaned]})
 
     return app
 

@@ -1,7 +1,8 @@
 """Settings of the connectors (agent, publishers, sources, HTTP ingest); every one is in docs/INTEGRATIONS.md.
 
-Read from the environment or `.env` like `bot.settings.Settings` (prefix `FLYWHEEL_`); secrets are
-`SecretStr`, so they never show up in a repr, a log line or an error message.
+Read from the environment or `.env` like `bot.settings.Settings` (prefix `FLYWHEEL_`), once, by
+`build_services`, and carried on `Services.integrations`; secrets are `SecretStr`, so they never show up
+in a repr, a log line or an error message.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.settings import Settings
 
 
 def _alias(*names: str) -> AliasChoices:
@@ -115,8 +117,9 @@ class IntegrationSettings(BaseSettings):
         return f"https://{self.zendesk_subdomain}.zendesk.com"
 
 
-def integration_settings(settings: object = None) -> IntegrationSettings:
-    """The connector settings: `settings` itself when it is one, else read from the environment and `.env`."""
-    if isinstance(settings, IntegrationSettings):
-        return settings
-    return IntegrationSettings()
+def load_integration_settings(settings: Settings) -> IntegrationSettings:
+    """Read the connector settings from the environment and `.env`, once, at the edge (`build_services`),
+    with the connector names of the main settings (`FLYWHEEL_AGENT`, `FLYWHEEL_PUBLISHER`) so the two
+    can't disagree. Everything else takes them from `Services.integrations`; tests build an
+    `IntegrationSettings(...)` and pass it to `build_services(integrations=...)`."""
+    return IntegrationSettings(agent=settings.agent, publisher=settings.publisher)  # type: ignore[call-arg]

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from bot.integrations import SOURCES_GROUP, load_entry_point
 from bot.integrations.http import HttpClient, SourceError
-from bot.integrations.settings import IntegrationSettings, integration_settings, split_ids
+from bot.integrations.settings import IntegrationSettings, split_ids
 from bot.services import Services
 from bot.services.importer import import_records
 from storage.models import SourceCursor
@@ -254,14 +254,14 @@ class IntercomSource:
                 "channel": src.get("type"), "metadata": meta, "messages": messages}
 
 
-def build_source(name: str, settings: Any = None, **kw: Any) -> Source:
-    """`zendesk`, `intercom`, or a `flywheel.sources` entry point (a factory called with the settings)."""
-    conf = integration_settings(settings)
+def build_source(name: str, conf: IntegrationSettings, **kw: Any) -> Source:
+    """`zendesk`, `intercom`, or a `flywheel.sources` entry point (a factory called with the connector
+    settings, `Services.integrations`)."""
     if name == "zendesk":
         return ZendeskSource.from_settings(conf, **kw)
     if name == "intercom":
         return IntercomSource.from_settings(conf, **kw)
-    source = load_entry_point(SOURCES_GROUP, name, builtin=("zendesk", "intercom"))(settings)
+    source = load_entry_point(SOURCES_GROUP, name, builtin=("zendesk", "intercom"))(conf)
     if not callable(getattr(source, "fetch", None)):
         raise SourceError(f"The source {name!r} from {SOURCES_GROUP} has no fetch() method.", retryable=False)
     return source  # type: ignore[no-any-return]

@@ -1,9 +1,18 @@
-"""Import a folder of Markdown files into the KB, and export the KB as Markdown with front matter."""
+"""Import a folder of Markdown files into the KB, and export the KB as Markdown with front matter.
+
+Neither leaves its folder: import skips a file (or a link) that resolves outside it and refuses a
+front-matter slug that is a path (`../../x`, `/etc/x`); export names each file after a safe form of the
+slug and replaces, never follows, a link already at that name (docs/SECURITY.md, "Secrets").
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from sqlalchemy import select
@@ -15,6 +24,20 @@ from bot.text import slugify
 from storage.models import Article
 
 FRONT = "---"
+SAFE_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,199}")  # a file name on every OS: no dot, no separator
+
+
+def is_safe_slug(slug: str) -> bool:
+    return SAFE_SLUG.fullmatch(slug) is not None
+
+
+def file_stem(slug: str, article_id: int) -> str:
+    """The export file name (without `.md`): the slug itself when safe, else a safe form plus the id."""
+    return slug if is_safe_slug(slug) else f"{slugify(slug)}-{article_id}"
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root)
 
 
 @dataclass
@@ -25,8 +48,8 @@ class MarkdownImportReport:
     errors: list[str] = field(default_factory=list)
 
 
-def parse_markdown(text: str, *, fallback_title: str) -> tuple[dict, str]:
-    meta: dict = {}
+def parse_markdown(text: str, *, fallback_title: str) -> tuple[dict[str, Any], str]:
+    meta: dict[str, Any] = {}
     body = text
     if text.startswith(FRONT + "\n") or text.startswith(FRONT + "\r\n"):
         head, sep, rest = text[len(FRONT) + 1 :].partition("\n" + FRONT)
@@ -51,7 +74,11 @@ def import_folder(kb: KnowledgeBase, session: Session, folder: Path, *, author: 
     if not folder.is_dir():
         raise InvalidInput(f"{folder} is not a folder of Markdown files.")
     report = MarkdownImportReport()
+    root = folder.resolve()
     for path in sorted(folder.rglob("*.md")):
+        if not _inside(path, root):  # a symlink (or a linked folder) that leads out of the folder
+            report.errors.append(f"{path.name}: it links outside the folder")
+            continue
         try:
             meta, body = parse_markdown(
                 path.read_text(encoding="utf-8"), fallback_title=path.stem.replace("-", " ")
@@ -60,6 +87,8 @@ def import_folder(kb: KnowledgeBase, session: Session, folder: Path, *, author: 
             if not isinstance(tags, list):
                 tags = [str(tags)]
             slug = str(meta.get("slug") or slugify(path.stem))
+            if not is_safe_slug(slug):
+                raise InvalidInput("the slug must be letters, digits, - and _ (not a path)")
             existed = session.scalar(select(Article.id).where(Article.slug == slug)) is not None
             _, changed = kb.save(
                 session,
@@ -84,6 +113,7 @@ def import_folder(kb: KnowledgeBase, session: Session, folder: Path, *, author: 
 
 def export_folder(kb: KnowledgeBase, session: Session, folder: Path) -> int:
     folder.mkdir(parents=True, exist_ok=True)
+    root = folder.resolve()
     count = 0
     for article in kb.list(session):
         meta = {
@@ -95,6 +125,19 @@ def export_folder(kb: KnowledgeBase, session: Session, folder: Path) -> int:
             "updated_at": article.updated_at.isoformat() if article.updated_at else None,
         }
         head = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).strip()
-        (folder / f"{article.slug}.md").write_text(f"---\n{head}\n---\n\n{article.body}\n", encoding="utf-8")
+        _write_inside(root, f"{file_stem(article.slug, article.id)}.md", f"---\n{head}\n---\n\n{article.body}\n")
         count += 1
     return count
+
+
+def _write_inside(root: Path, name: str, content: str) -> None:
+    """Write `root/name` atomically; a link at that name is replaced by the file, its target untouched."""
+    if Path(name).name != name or not is_safe_slug(name.removesuffix(".md")):
+        raise InvalidInput(f"refusing to write {name!r} outside {root}")
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=".flywheel-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(content)
+        os.replace(tmp, root / name)
+    finally:
+        Path(tmp).unlink(missing_ok=True)

@@ -12,12 +12,13 @@ from bot.llm.base import (
     AnswerRequest,
     DraftArticle,
     GapContext,
-    JudgeRequest,
     Judgement,
+    JudgeRequest,
     Outline,
     OutlineSection,
 )
-from bot.text import content_terms, coverage, sentences, says_dont_know, shorten, term_set
+from bot.redact import redact
+from bot.text import content_terms, coverage, says_dont_know, sentences, shorten, term_set
 
 LABEL = "[offline provider: extractive, no LLM]"
 DONT_KNOW_ANSWER = "I'm sorry, I don't have information about that. Let me connect you with a teammate."
@@ -117,7 +118,9 @@ class OfflineLLM:
 
     # --- answer (the built-in agent's model) -------------------------------------------------------
     def answer(self, request: AnswerRequest) -> AgentReply:
-        question = next((t.text for t in reversed(request.history) if t.role == "user"), "")
+        # The KB holds redacted text (titles and facts derived from customers are redacted), so the question is
+        # compared in the same form: "[email] … refund" matches an article titled "[email] … refund".
+        question = redact(next((t.text for t in reversed(request.history) if t.role == "user"), ""))
         best, best_cov = None, 0.0
         for article in request.articles:
             cov = coverage(question, article.title + " " + article.text)

@@ -3,7 +3,8 @@
 Every SDK failure becomes a `bot.errors.LLMError` with a user-safe message and a `retryable` flag. The SDK
 already retries timeouts, connection errors, 408/409/429 and 5xx (`max_retries`, with backoff), so an error
 that reaches us has exhausted them. Logs carry the model, latency, token usage and request ids only: never
-the API key, prompts, conversation text or the model's output.
+the API key, prompts, conversation text or the model's output. Requests leave through `bot.llm.remote`,
+which redacts every string of the data before it is sent.
 """
 
 from __future__ import annotations
@@ -12,28 +13,30 @@ import json
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import openai
 import pydantic
-from openai import OpenAI
 
 from bot.domain import Verdict
-from bot.errors import ConfigError, LLMError
+from bot.errors import LLMError
 from bot.llm import prompts
 from bot.llm.base import (
     AgentReply,
     AnswerRequest,
     DraftArticle,
     GapContext,
-    JudgeRequest,
     Judgement,
+    JudgeRequest,
     Outline,
 )
 from bot.llm.offline import DONT_KNOW_ANSWER
+from bot.llm.redaction import Scrub
+from bot.llm.remote import RemoteModel
 
 if TYPE_CHECKING:
     import httpx2
+    from openai import OpenAI
 
     from bot.settings import Settings
 
@@ -48,39 +51,30 @@ _BAD_OUTPUT = (pydantic.ValidationError, json.JSONDecodeError, openai.APIRespons
 class OpenAILLM:
     offline = False
 
-    def __init__(self, client: OpenAI, model: str, *, timeout: float | None = None) -> None:
-        self.client = client
+    def __init__(
+        self, client: OpenAI | RemoteModel, model: str, *, timeout: float | None = None, scrub: Scrub | None = None
+    ) -> None:
+        # Every request goes through `RemoteModel`, which redacts the data it sends (the one choke point).
+        self.remote = client if isinstance(client, RemoteModel) else RemoteModel(client, scrub=scrub)
+        self.client = self.remote.client
         self.model = model
         self.name = f"openai:{model}"
-        self.timeout = timeout if timeout is not None else _seconds(client.timeout)
+        self.timeout = timeout if timeout is not None else _seconds(self.client.timeout)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, http_client: httpx2.Client | None = None) -> OpenAILLM:
         """Build the client from Settings. A missing key is a configuration error, never a silent fallback."""
-        key = settings.openai_api_key.get_secret_value().strip() if settings.openai_api_key else ""
-        if not key:
-            raise ConfigError(
-                "The OpenAI provider is selected (FLYWHEEL_LLM_PROVIDER=openai) but OPENAI_API_KEY is not set. "
-                "Set OPENAI_API_KEY, or set FLYWHEEL_LLM_PROVIDER=offline to use the offline provider."
-            )
-        client = OpenAI(
-            api_key=key,
-            base_url=settings.openai_base_url or None,
-            timeout=settings.llm_timeout,
-            max_retries=settings.llm_max_retries,
-            http_client=http_client,
-        )
-        return cls(client, settings.openai_model, timeout=settings.llm_timeout)
+        remote = RemoteModel.from_settings(settings, http_client=http_client)
+        return cls(remote, settings.openai_model, timeout=settings.llm_timeout)
 
     # --- the four tasks ----------------------------------------------------------------------------
     def outline(self, gap: GapContext) -> Outline:
-        result = self._complete("outline", prompts.OUTLINE_SYSTEM, prompts.render_data(gap), Outline)
+        result = self._complete("outline", prompts.OUTLINE_SYSTEM, gap, Outline)
         known = {a.id for a in gap.related_articles}
         return result.model_copy(update={"update_article_ids": [i for i in result.update_article_ids if i in known]})
 
     def draft(self, gap: GapContext, outline: Outline) -> DraftArticle:
-        data = prompts.render_data({"gap": gap, "outline": outline})
-        result = self._complete("draft", prompts.DRAFT_SYSTEM, data, DraftArticle)
+        result = self._complete("draft", prompts.DRAFT_SYSTEM, {"gap": gap, "outline": outline}, DraftArticle)
         refs = [gap.conversation_ref, *gap.other_conversation_refs]
         cited = [r for r in dict.fromkeys(result.cited_conversations) if r in refs]
         return result.model_copy(update={"cited_conversations": cited or refs})
@@ -92,25 +86,21 @@ class OpenAILLM:
                 reasons=["No required facts or reference article to check the answer against."],
                 confidence=0.0,
             )
-        return self._complete("judge", prompts.JUDGE_SYSTEM, prompts.render_data(request), Judgement)
+        return self._complete("judge", prompts.JUDGE_SYSTEM, request, Judgement)
 
     def answer(self, request: AnswerRequest) -> AgentReply:
         if not request.articles:
             return AgentReply(answer=DONT_KNOW_ANSWER, used_article_ids=[], knows=False)
-        result = self._complete("answer", prompts.ANSWER_SYSTEM, prompts.render_data(request), AgentReply)
+        result = self._complete("answer", prompts.ANSWER_SYSTEM, request, AgentReply)
         known = {a.id for a in request.articles}
         used = [i for i in result.used_article_ids if i in known] if result.knows else []
         return result.model_copy(update={"used_article_ids": used})
 
     # --- one structured call ---------------------------------------------------------------------------
-    def _complete(self, task: str, system: str, data: str, schema: type[T]) -> T:
+    def _complete(self, task: str, system: str, data: pydantic.BaseModel | dict[str, Any], schema: type[T]) -> T:
         started = time.monotonic()
         try:
-            completion = self.client.chat.completions.parse(
-                model=self.model,
-                messages=[{"role": "system", "content": system}, {"role": "user", "content": data}],
-                response_format=schema,
-            )
+            completion = self.remote.parse(model=self.model, system=system, data=data, schema=schema)
         except (openai.OpenAIError, *_BAD_OUTPUT) as exc:
             log.warning(
                 "llm call failed task=%s model=%r latency_ms=%d error=%s status=%s request_id=%r",

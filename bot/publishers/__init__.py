@@ -1,5 +1,6 @@
 """Where published articles go besides the built-in KB (which the built-in agent reads and which keeps
-the version history). Connectors implement `Publisher`; the built-in one does nothing more."""
+the version history). Connectors implement `Publisher`; the built-in one does nothing more. The configured
+one (`FLYWHEEL_PUBLISHER`) is built by `bot.publishers.registry.build_publisher`."""
 
 from __future__ import annotations
 
@@ -41,12 +42,3 @@ class BuiltinPublisher:
     def publish(self, article: ArticleToPublish) -> PublishReceipt:
         return PublishReceipt()
 
-
-def build_publisher(settings) -> Publisher:  # type: ignore[no-untyped-def]
-    """The configured publisher (`FLYWHEEL_PUBLISHER`); connectors register themselves by name."""
-    name = getattr(settings, "publisher", "builtin") or "builtin"
-    if name == "builtin":
-        return BuiltinPublisher()
-    from bot.publishers.registry import load_publisher
-
-    return load_publisher(name, settings)

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.agents import Agent, build_agent
+from bot.agents import Agent
+from bot.integrations.agents import build_agent
+from bot.integrations.settings import IntegrationSettings, load_integration_settings
 from bot.kb import KnowledgeBase
 from bot.llm import LLM, build_llm
-from bot.publishers import BuiltinPublisher, Publisher, build_publisher
+from bot.publishers import BuiltinPublisher, Publisher
+from bot.publishers.registry import build_publisher
+from bot.redact import configure_redaction
+from bot.services.permissions import TokenBucket
 from bot.settings import Settings
 from storage.db import make_engine, make_session_factory, migrate, session_scope
 
@@ -29,12 +35,16 @@ class Services:
     kb: KnowledgeBase
     llm: LLM
     agent: Agent
+    # The connector settings, read once by `build_services` (never again from the environment).
+    integrations: IntegrationSettings
     clock: Callable[[], dt.datetime] = field(default=_utcnow)
     publisher: Publisher = field(default_factory=BuiltinPublisher)
     # Resolves FLYWHEEL_ADMIN_GROUP to member ids (set by the Slack layer; None elsewhere).
     group_resolver: Callable[[str], frozenset[str]] | None = None
+    # Per-user model-call budgets (bot/services/permissions.py: `spend`), in this process's memory.
+    model_calls: TokenBucket = field(default_factory=TokenBucket)
 
-    def session(self):  # type: ignore[no-untyped-def]
+    def session(self) -> AbstractContextManager[Session]:
         """One unit of work: `with services.session() as s: ...` commits or rolls back."""
         return session_scope(self.session_factory)
 
@@ -48,10 +58,15 @@ def build_services(
     run_migrations: bool = True,
     clock: Callable[[], dt.datetime] | None = None,
     publisher: Publisher | None = None,
+    integrations: IntegrationSettings | None = None,
 ) -> Services:
+    """Everything the edges need, built once. `integrations` (the connector settings, names included)
+    defaults to the environment and `.env`, read here once with the connector names of `settings`."""
+    integrations = integrations or load_integration_settings(settings)
     engine = engine or make_engine(settings.database_url)
     if run_migrations:
         migrate(engine)
+    configure_redaction(settings)  # the redactor Slack excerpts and LLM prompts use (FLYWHEEL_REDACT_*)
     llm = llm or build_llm(settings)
     return Services(
         settings=settings,
@@ -59,7 +74,8 @@ def build_services(
         session_factory=make_session_factory(engine),
         kb=KnowledgeBase(engine),
         llm=llm,
-        agent=agent or build_agent(settings, llm),
+        agent=agent or build_agent(integrations, llm),
+        integrations=integrations,
         clock=clock or _utcnow,
-        publisher=publisher or build_publisher(settings),
+        publisher=publisher or build_publisher(integrations),
     )

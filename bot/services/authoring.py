@@ -9,18 +9,20 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.domain import GapState, ReplayKind, Role, Verdict
-from bot.errors import InvalidInput
+from bot.domain import ACTIVE_GAP_STATES, PUBLISHABLE_GAP_STATES, GapState, ReplayKind, Role, Verdict
+from bot.errors import IllegalTransition, InvalidInput
 from bot.kb.search import ExtraDoc
 from bot.llm.base import ArticleSnippet, DraftArticle, GapContext, Outline, Turn
+from bot.llm.redaction import redact_draft, redact_outline, scrubber_for
 from bot.publishers import ArticleToPublish
-from bot.redact import redact
-from bot.text import slugify
 from bot.services import Services
-from bot.services.gaps import audit, ensure_can, get_gap, lock_gap, question_for, transition
-from bot.services.permissions import Action, require
+from bot.services.gap_state import audit, check_state, ensure_can, get_gap, lock_gap, transition
+from bot.services.matching import question_for
+from bot.services.permissions import Action, require, spend
 from bot.services.replay import ReplayOutcome, replay
-from storage.models import Article, Conversation, Draft, Gap, GapConversation, Outline as OutlineRow, RegressionCase
+from bot.text import slugify
+from storage.models import Article, Conversation, Draft, Gap, GapConversation, RegressionCase
+from storage.models import Outline as OutlineRow
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ class PublishOutcome:
     state: str
     regressions: list = field(default_factory=list)  # list[RegressionResult]
     url: str | None = None  # the article in the team's KB, when a publisher returned one
+    verified_instead: bool = False  # it was published already: only the verification ran again
 
 
 def latest_outline(session: Session, gap_id: int) -> OutlineRow | None:
@@ -46,10 +49,9 @@ def latest_draft(session: Session, gap_id: int) -> Draft | None:
 
 
 def gap_context(services: Services, session: Session, gap: Gap) -> GapContext:
-    """What the model may see, delimited as data by the provider. Customer text is redacted before it
-    leaves the process (a remote model); the offline provider keeps it, so facts such as a support phone
-    number in a teammate's handover answer survive into the article. Teammates' notes are never redacted."""
-    scrub = (lambda t: t) if services.llm.offline else redact
+    """What the model may see, delimited as data by the provider. A remote model gets it redacted by the one
+    choke point (`bot.llm.remote`); whatever any provider derives from it is redacted by `suggest_outline` and
+    `write_draft` before it is stored, posted or published."""
     messages = gap.conversation.messages
     pos = gap.flagged_position
     answer = next((m.text for m in messages if m.position == pos), "")
@@ -60,10 +62,10 @@ def gap_context(services: Services, session: Session, gap: Gap) -> GapContext:
         gap_id=gap.id,
         kind=gap.kind,
         conversation_ref=gap.conversation.external_id,
-        transcript=[Turn(role=m.role, text=scrub(m.text)) for m in messages],
-        question=scrub(question),
-        agent_answer=scrub(answer),
-        human_answer=scrub(human) if human else None,
+        transcript=[Turn(role=m.role, text=m.text) for m in messages],
+        question=question,
+        agent_answer=answer,
+        human_answer=human,
         related_articles=[ArticleSnippet(id=h.article_id, title=h.title, text=h.body) for h in hits],
         notes=[n.text for n in gap.notes],
         other_conversation_refs=[r for r in linked_refs(session, gap) if r != gap.conversation.external_id],
@@ -72,12 +74,13 @@ def gap_context(services: Services, session: Session, gap: Gap) -> GapContext:
 
 def suggest_outline(services: Services, *, gap_id: int, user: str | None) -> Outline:
     """Ask the model for an outline (no DB transaction is held during the call)."""
+    spend(services, user, "suggest an outline")
     with services.session() as session:
         gap = get_gap(session, gap_id)
-        if gap.state not in (GapState.OPEN, GapState.DRAFTING, GapState.FAILED):
-            raise InvalidInput(f"Gap #{gap_id} is {gap.state}; outlines are for open gaps.")
+        if GapState(gap.state) not in ACTIVE_GAP_STATES:
+            raise IllegalTransition(f"Gap #{gap_id} is {gap.state}; outlines are for open gaps.")
         ctx = gap_context(services, session, gap)
-    outline = services.llm.outline(ctx)
+    outline = redact_outline(services.llm.outline(ctx), scrubber_for(services.settings))  # any provider
     save_outline(services, gap_id=gap_id, outline=outline, user=user)
     return outline
 
@@ -104,13 +107,14 @@ def get_outline(services: Services, gap_id: int) -> Outline | None:
 
 def write_draft(services: Services, *, gap_id: int, user: str | None) -> Draft:
     """Draft from the latest outline (made first if missing) plus every note so far."""
+    spend(services, user, "write the draft")
     outline = get_outline(services, gap_id) or suggest_outline(services, gap_id=gap_id, user=user)
     with services.session() as session:
         gap = get_gap(session, gap_id)
         if gap.state != GapState.DRAFTING.value:
             ensure_can(gap, GapState.DRAFTING)  # the transition itself happens with the draft
         ctx = gap_context(services, session, gap)
-    article = services.llm.draft(ctx, outline)
+    article = redact_draft(services.llm.draft(ctx, outline), scrubber_for(services.settings))  # any provider
     return save_draft(services, gap_id=gap_id, article=article, outline=outline, user=user)
 
 
@@ -152,6 +156,7 @@ def _required_facts(session: Session, gap_id: int) -> list[str]:
 
 def shadow_test(services: Services, *, gap_id: int, user: str | None) -> ReplayOutcome:
     """Replay against the live KB plus the draft (a shadow KB). Nothing is published."""
+    spend(services, user, "test the draft")
     with services.session() as session:
         gap = get_gap(session, gap_id)
         draft = latest_draft(session, gap_id)
@@ -209,6 +214,34 @@ def publish(services: Services, *, gap_id: int, user: str) -> PublishOutcome:
     return PublishOutcome(gap_id, article_id, version, title, outcome, state, regressions, receipt.url)
 
 
+def check_publish(services: Services, *, gap_id: int, user: str) -> GapState:
+    """What `publish_or_verify` checks first (who may publish, and the gap's state), for an edge that wants
+    to refuse before showing any progress. Returns the gap's state."""
+    require(services, user, Action.PUBLISH)
+    with services.session() as session:
+        return check_state(get_gap(session, gap_id), (*PUBLISHABLE_GAP_STATES, GapState.PUBLISHED))
+
+
+def publish_or_verify(services: Services, *, gap_id: int, user: str) -> PublishOutcome:
+    """Publish the latest draft, the one call every edge makes. A gap that is already published (its
+    verdict was lost: the model failed, or a crash) is not published twice: it is verified again instead
+    (`PublishOutcome.verified_instead`). Any other state is refused by `publish` (IllegalTransition)."""
+    require(services, user, Action.PUBLISH)
+    with services.session() as session:
+        state = GapState(get_gap(session, gap_id).state)
+    if state != GapState.PUBLISHED:
+        return publish(services, gap_id=gap_id, user=user)
+    outcome, verdict_state = verify(services, gap_id=gap_id, user=user)
+    with services.session() as session:
+        gap = get_gap(session, gap_id)
+        article = session.get(Article, gap.article_id) if gap.article_id else None
+        article_id, version = (article.id, article.version) if article else (0, 0)
+        title = article.title if article else (gap.title or "")
+        url = article.external_url if article else None
+    log.info("already published, verified instead gap_id=%r state=%r", gap_id, verdict_state)
+    return PublishOutcome(gap_id, article_id, version, title, outcome, verdict_state, url=url, verified_instead=True)
+
+
 def linked_refs(session: Session, gap: Gap) -> list[str]:
     """External ids of every conversation linked to the gap, in link order (one query)."""
     return list(session.scalars(
@@ -222,7 +255,7 @@ def verify(services: Services, *, gap_id: int, user: str | None) -> tuple[Replay
     with services.session() as session:
         gap = get_gap(session, gap_id)
         if gap.state != GapState.PUBLISHED.value:
-            raise InvalidInput(f"Gap #{gap_id} is {gap.state}; only a published gap is verified.")
+            raise IllegalTransition(f"Gap #{gap_id} is {gap.state}; only a published gap is verified.")
         facts = _required_facts(session, gap_id)
         article = session.get(Article, gap.article_id) if gap.article_id else None
         conv_id, pos, reference = gap.conversation_id, gap.flagged_position, article.body if article else ""

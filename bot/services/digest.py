@@ -1,202 +1,98 @@
-"""The Slack-facing digest service: post the day's digest, and the weekly stats, exactly once.
+"""The digest and the weekly post as data: what to post, and where each post went.
 
-It takes a `WebClient` but never a Bolt object, so the scheduler, the CLI and a slash command all call the
-same functions. Exactly once per (job, period): a `JobClaim` row inserted with ON CONFLICT DO NOTHING is the
-gate; `Digest.header_ts` and `DigestItem.slack_ts`, each stored right after its post in its own short
-transaction, make a resumed run post only what is missing. A claim is a lease renewed with every post: a
-run that fails releases it at once, a crashed one loses it after `LEASE`; a rerun then resumes.
+No Slack here: `bot.slack.digest` posts, under a `bot.services.claims.job_claim` (exactly once per job and
+period). This module makes the day's sample, lists the items not posted yet, stores `Digest.header_ts` and
+`DigestItem.slack_ts` each in its own short transaction right after its post (renewing the claim's lease), and
+counts yesterday's loop and each week's reviews. Plain dataclasses out; `bot.present` turns them into views.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import os
-import socket
-import tempfile
-import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackClientError
-from sqlalchemy import ColumnElement, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from bot.blocks import build_digest_header, build_digest_item, build_weekly_message
-from bot.blocks.models import DigestHeaderView, DigestItemView, LoopLine, StatsNumbers, StatsView
 from bot.domain import GapState, ReviewStatus
-from bot.errors import FlywheelError
 from bot.services import Services
+from bot.services.claims import ClaimRun
 from bot.services.recurrence import recurrence_counts
-from bot.services.sampling import SampleItem, create_sample
-from bot.services.stats import StatsReport, WeekStats, weekly_stats
-from bot.slack.client import SlackPostError, post_message
-from storage.models import AuditEvent, Conversation, Digest, DigestItem, Draft, Gap, JobClaim
+from bot.services.sampling import create_sample
+from bot.services.stats import StatsReport, WeekStats
+from storage.models import AuditEvent, Conversation, Digest, DigestItem, Draft, Gap
 
-log = logging.getLogger(__name__)
-
-PACE_SECONDS = 1.1  # chat.postMessage allows ~1 message a second per channel
-LEASE = dt.timedelta(minutes=5)  # an unfinished claim not renewed for this long belongs to a crashed run
 STATS_WEEKS = 6
 
 
-class DigestNotPosted(SlackPostError):
-    """Slack refused the review channel (not found, bot not invited, archived): the operator must act."""
+@dataclass(frozen=True)
+class LoopDay:
+    """What the loop did in one day."""
+
+    flagged: int = 0
+    drafted: int = 0
+    published: int = 0
+    verified: int = 0
+    failed: int = 0
 
 
 @dataclass(frozen=True)
-class DigestPostResult:
+class DigestPlan:
+    """The day's digest as stored: its sample, and the header's ts once the header was posted."""
+
+    digest_id: int
     day: dt.date
-    channel: str
-    status: str  # "posted" | "already_posted" | "in_progress" (another run holds the claim)
-    digest_id: int | None = None
-    header_ts: str | None = None
-    items: int = 0  # conversations in the digest
-    posted: int = 0  # messages posted by this call (the header included)
+    count: int  # conversations in the digest
+    risk_count: int  # of those, picked by risk (the rest at random)
+    header_ts: str | None
 
 
-# --- the claim ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Claim:
-    job: str
-    period: str
-    owner: str = field(default_factory=lambda: f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+class DigestItemData:
+    """One conversation of a digest, with its review and, once flagged, its gap."""
 
-    def mine(self) -> tuple[ColumnElement[bool], ...]:
-        return JobClaim.job_name == self.job, JobClaim.period_key == self.period, JobClaim.owner == self.owner
-
-
-def claim(services: Services, c: Claim) -> str:
-    """Take the (job, period) claim: "claimed" (new, or resuming an unfinished one nobody holds),
-    "done" (finished before) or "busy" (another run holds a fresh lease)."""
-    now = services.clock()
-    insert = pg_insert if services.engine.dialect.name == "postgresql" else sqlite_insert
-    where = (JobClaim.job_name == c.job, JobClaim.period_key == c.period)
-    with services.session() as s:
-        stmt = (insert(JobClaim).values(job_name=c.job, period_key=c.period, owner=c.owner, claimed_at=now)
-                .on_conflict_do_nothing(index_elements=["job_name", "period_key"]).returning(JobClaim.id))
-        if s.execute(stmt).scalar_one_or_none() is not None:  # RETURNING: rowcount is -1 on psycopg
-            return "claimed"
-    with services.session() as s:  # resume an unfinished run that released its claim or crashed
-        stale = or_(JobClaim.owner.is_(None), JobClaim.claimed_at < now - LEASE)
-        stmt = update(JobClaim).where(*where, JobClaim.finished_at.is_(None), stale)
-        if s.execute(stmt.values(owner=c.owner, claimed_at=now)).rowcount == 1:
-            log.info("resuming job=%r period=%r", c.job, c.period)
-            return "claimed"
-        finished = s.scalar(select(JobClaim.finished_at).where(*where))
-    return "done" if finished is not None else "busy"
+    item_id: int
+    conversation_id: int
+    conversation_ref: str
+    turns: tuple[tuple[str, str], ...]  # (role, text) of the whole conversation
+    pick: str  # "risk" | "random"
+    reasons: tuple[str, ...]
+    review_status: str  # ReviewStatus
+    position: int  # 1-based, in the digest
+    reviewed_by: str | None
+    gap_id: int | None = None  # its newest gap that was not dismissed
+    gap_state: str | None = None
 
 
-def heartbeat(services: Services, session: Session, c: Claim) -> None:
-    """Renew the lease (in the caller's transaction, with the progress it records)."""
-    session.execute(update(JobClaim).where(*c.mine()).values(claimed_at=services.clock()))
-
-
-def release(services: Services, c: Claim) -> None:
-    """Give an unfinished claim back so the next run resumes it at once (never raises: the caller
-    is already handling the error that stopped the run)."""
-    try:
-        with services.session() as s:
-            s.execute(update(JobClaim).where(*c.mine()).values(owner=None))
-    except Exception:  # noqa: BLE001 - the lease then expires on its own
-        log.exception("could not release job=%r period=%r", c.job, c.period)
-
-
-def finish(services: Services, c: Claim, digest_id: int | None = None) -> None:
-    now = services.clock()
-    with services.session() as s:
-        s.execute(update(JobClaim).where(*c.mine()).values(finished_at=now))
-        if digest_id is not None:
-            s.execute(update(Digest).where(Digest.id == digest_id).values(posted_at=now))
+def local_now(services: Services, now: dt.datetime) -> dt.datetime:
+    aware = now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC)
+    return aware.astimezone(ZoneInfo(services.settings.timezone))
 
 
 # --- the daily digest ---------------------------------------------------------------------------
-def post_digest(
-    services: Services, client: WebClient, *, day: dt.date, channel: str,
-    sleep: Callable[[float], None] = time.sleep,
-) -> DigestPostResult:
-    """Post the digest of `day` to `channel` once: the header, then one message per conversation."""
-    c = Claim(f"digest:{channel}", day.isoformat())
-    state = claim(services, c)
-    if state != "claimed":
-        log.info("digest not posted day=%s channel=%r: %s", c.period, channel, state)
-        return DigestPostResult(day, channel, "already_posted" if state == "done" else "in_progress")
-    try:
-        digest_id, sample = create_sample(services, day=day, channel=channel)
-        pacer = _Pacer(sleep)
-        header_ts, posted = _post_header(services, client, c, digest_id, sample, day, channel, pacer)
-        for view in _pending_items(services, digest_id):
-            ts = _post(client, channel, build_digest_item(view).as_kwargs(), pacer, day)
-            with services.session() as s:
-                s.execute(update(DigestItem).where(DigestItem.id == view.item_id).values(slack_ts=ts))
-                heartbeat(services, s, c)
-            posted += 1
-    except BaseException:
-        release(services, c)
-        raise
-    finish(services, c, digest_id)
-    log.info("digest posted day=%s channel=%r digest_id=%r messages=%d", c.period, channel, digest_id, posted)
-    return DigestPostResult(day, channel, "posted", digest_id, header_ts, len(sample), posted)
-
-
-class _Pacer:
-    """Keeps posts to one channel at least PACE_SECONDS apart."""
-
-    def __init__(self, sleep: Callable[[float], None]) -> None:
-        self.sleep = sleep
-        self.last: float | None = None
-
-    def wait(self) -> None:
-        if self.last is not None:
-            remaining = PACE_SECONDS - (time.monotonic() - self.last)
-            if remaining > 0:
-                self.sleep(remaining)
-        self.last = time.monotonic()
-
-
-def _post(client: WebClient, channel: str, message: dict[str, Any], pacer: _Pacer, day: dt.date) -> str:
-    pacer.wait()
-    try:
-        return post_message(client, channel=channel, **message)
-    except SlackPostError as exc:  # logged (code + channel) by post_message
-        raise DigestNotPosted(f"The digest for {day} was not posted to channel {channel}: {exc.message}",
-                              code=exc.code, channel=channel) from exc
-    except SlackClientError as exc:  # SlackApiError (ok:false, 5xx after retries) or no connection at all
-        response = getattr(exc, "response", None)
-        code = str(response.get("error", "")) if response is not None else type(exc).__name__
-        log.error("digest post failed channel=%r error=%r", channel, code)
-        raise FlywheelError(f"Could not post the digest to {channel} ({code}). Run `flywheel digest` again later: "
-                            "what was already posted is not posted twice.") from exc
-
-
-def _post_header(services: Services, client: WebClient, c: Claim, digest_id: int, sample: list[SampleItem],
-                 day: dt.date, channel: str, pacer: _Pacer) -> tuple[str | None, int]:
+def prepare_digest(services: Services, *, day: dt.date, channel: str) -> DigestPlan:
+    """The digest of (day, channel): sampled once (a rerun gets the same rows), with its header's ts if posted."""
+    digest_id, sample = create_sample(services, day=day, channel=channel)
     with services.session() as s:
         header_ts = s.scalar(select(Digest.header_ts).where(Digest.id == digest_id))
-    if header_ts:
-        return header_ts, 0
-    settings = services.settings
-    view = DigestHeaderView(
-        day=day.isoformat(), count=len(sample), risk_count=sum(1 for i in sample if i.pick == "risk"),
-        flag_emoji=settings.flag_emoji, ok_emoji=settings.ok_emoji, yesterday=loop_line(services, day=day),
+    return DigestPlan(digest_id, day, len(sample), sum(1 for i in sample if i.pick == "risk"), header_ts)
+
+
+def item_data(item: DigestItem, gap: Gap | None = None) -> DigestItemData:
+    """A digest item row (its conversation's messages loaded) as plain data."""
+    messages = item.conversation.messages
+    return DigestItemData(
+        item_id=item.id, conversation_id=item.conversation_id, conversation_ref=item.conversation.external_id,
+        turns=tuple((m.role, m.text) for m in messages), pick=item.pick, reasons=tuple(str(r) for r in item.reasons),
+        review_status=item.review_status, position=item.position + 1, reviewed_by=item.reviewed_by,
+        gap_id=gap.id if gap is not None else None, gap_state=gap.state if gap is not None else None,
     )
-    ts = _post(client, channel, build_digest_header(view).as_kwargs(), pacer, day)
-    with services.session() as s:
-        s.execute(update(Digest).where(Digest.id == digest_id).values(header_ts=ts))
-        heartbeat(services, s, c)
-    return ts, 1
 
 
-def _pending_items(services: Services, digest_id: int) -> list[DigestItemView]:
-    """View models of the items not posted yet, built inside one short read."""
-    settings = services.settings
+def pending_items(services: Services, digest_id: int) -> list[DigestItemData]:
+    """The digest's items not posted yet, in order, read in one short transaction."""
     with services.session() as s:
         rows = s.scalars(
             select(DigestItem)
@@ -204,19 +100,31 @@ def _pending_items(services: Services, digest_id: int) -> list[DigestItemView]:
             .options(selectinload(DigestItem.conversation).selectinload(Conversation.messages))
             .order_by(DigestItem.position)
         ).all()
-        return [
-            DigestItemView(
-                item_id=i.id, conversation_id=i.conversation_id, conversation_ref=i.conversation.external_id,
-                excerpt_turns=tuple((m.role, m.text) for m in i.conversation.messages),
-                pick=i.pick, reasons=tuple(str(r) for r in i.reasons), status=i.review_status,
-                position=i.position + 1, total_turns=len(i.conversation.messages), reviewed_by=i.reviewed_by,
-                flag_emoji=settings.flag_emoji, ok_emoji=settings.ok_emoji,
-            )
-            for i in rows
-        ]
+        return [item_data(i) for i in rows]
 
 
-def loop_line(services: Services, *, day: dt.date) -> LoopLine:
+def record_header(services: Services, run: ClaimRun, *, digest_id: int, ts: str) -> None:
+    """The header was posted as `ts` (stored at once: a resumed run does not post it again)."""
+    with services.session() as s:
+        s.execute(update(Digest).where(Digest.id == digest_id).values(header_ts=ts))
+        run.heartbeat(s)
+
+
+def record_item(services: Services, run: ClaimRun, *, item_id: int, ts: str) -> None:
+    """The item was posted as `ts` (its (channel, ts) now maps reactions to the conversation)."""
+    with services.session() as s:
+        s.execute(update(DigestItem).where(DigestItem.id == item_id).values(slack_ts=ts))
+        run.heartbeat(s)
+
+
+def mark_posted(services: Services, digest_id: int) -> Callable[[Session], None]:
+    """For `run.on_finish`: the digest is complete (set with the claim's end, in its transaction)."""
+    def action(session: Session) -> None:
+        session.execute(update(Digest).where(Digest.id == digest_id).values(posted_at=services.clock()))
+    return action
+
+
+def loop_day(services: Services, *, day: dt.date) -> LoopDay:
     """What the loop did the day before `day` (midnight to midnight in the configured timezone)."""
     tz = ZoneInfo(services.settings.timezone)
     start = dt.datetime.combine(day - dt.timedelta(days=1), dt.time(), tzinfo=tz).astimezone(dt.UTC)
@@ -232,88 +140,52 @@ def loop_line(services: Services, *, day: dt.date) -> LoopLine:
                    AuditEvent.at >= start, AuditEvent.at < stop)
             .group_by(AuditEvent.to_state)
         ).all())
-    return LoopLine(flagged=flagged or 0, drafted=drafted or 0, published=moves.get("published", 0),
-                    verified=moves.get("verified", 0), failed=moves.get("failed", 0))
-
-
-def local_now(services: Services, now: dt.datetime) -> dt.datetime:
-    aware = now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC)
-    return aware.astimezone(ZoneInfo(services.settings.timezone))
-
-
-def catch_up(services: Services, client: WebClient, *, now: dt.datetime,
-             sleep: Callable[[float], None] = time.sleep) -> DigestPostResult | None:
-    """At startup: post today's digest if its time has passed and it was not posted (the scheduler
-    does not replay a run missed while the process was down)."""
-    channel = services.settings.review_channel
-    if not channel:
-        log.info("catch-up skipped: FLYWHEEL_REVIEW_CHANNEL is not set")
-        return None
-    local = local_now(services, now)
-    hour, minute = (int(p) for p in services.settings.digest_time.split(":"))
-    if local.time() < dt.time(hour, minute):
-        return None
-    result = post_digest(services, client, day=local.date(), channel=channel, sleep=sleep)
-    if result.status == "in_progress":  # another instance posting, or a run that crashed: its lease runs out
-        sleep(LEASE.total_seconds() + 1)
-        result = post_digest(services, client, day=local.date(), channel=channel, sleep=sleep)
-    return result
+    return LoopDay(flagged=flagged or 0, drafted=drafted or 0, published=moves.get("published", 0),
+                   verified=moves.get("verified", 0), failed=moves.get("failed", 0))
 
 
 # --- the weekly stats ---------------------------------------------------------------------------
-def stats_view(services: Services, report: StatsReport) -> StatsView:
-    """The builder's view model of a stats report (the current period and the one before)."""
-    def numbers(week: WeekStats) -> StatsNumbers:
-        start = dt.datetime.combine(week.week_start, dt.time(), tzinfo=dt.UTC)
-        stop = dt.datetime.combine(week.week_end, dt.time(), tzinfo=dt.UTC)
-        with services.session() as s:
-            reviews = dict(s.execute(
-                select(DigestItem.review_status, func.count())
-                .where(DigestItem.reviewed_at >= start, DigestItem.reviewed_at < stop)
-                .group_by(DigestItem.review_status)
-            ).all())
-        return StatsNumbers(
-            reviewed=week.reviewed, flagged=reviews.get(ReviewStatus.FLAGGED.value, 0),
-            looks_good=reviews.get(ReviewStatus.LOOKS_GOOD.value, 0), gaps_opened=week.flagged,
-            drafts=week.drafted, published=week.published, verified=week.verified, failed=week.failed,
-            open_backlog=week.open_backlog, recurrences=recurrence_counts(services, start=start, end=stop),
-        )
+@dataclass(frozen=True)
+class WeekReview:
+    """A period's stats plus what the digest reviews and the recurrence scan say about it."""
 
-    previous = numbers(report.previous) if report.previous is not None else None
-    return StatsView(period_label=report.current.label, current=numbers(report.current), previous=previous,
-                     period=report.period)
+    stats: WeekStats
+    flagged: int  # digest items flagged in the period
+    looks_good: int  # digest items marked "looks good"
+    recurrences: int  # conversations that came back wrong after their gap was fixed
 
 
-def post_weekly_stats(services: Services, client: WebClient, *, now: dt.datetime, channel: str) -> bool:
-    """Post last ISO week's stats, credit, streak and top topics, and the trend chart, to `channel`, once per week.
-    True when posted by this call."""
-    # Posted on Monday morning: the report is about the week that just ended.
+@dataclass(frozen=True)
+class StatsDetail:
+    label: str  # the current period, e.g. "2026-W29 (14 Jul – 20 Jul 2026)"
+    period: str  # week | month
+    current: WeekReview
+    previous: WeekReview | None
+
+
+def week_review(services: Services, week: WeekStats) -> WeekReview:
+    start = dt.datetime.combine(week.week_start, dt.time(), tzinfo=dt.UTC)
+    stop = dt.datetime.combine(week.week_end, dt.time(), tzinfo=dt.UTC)
+    with services.session() as s:
+        reviews = dict(s.execute(
+            select(DigestItem.review_status, func.count())
+            .where(DigestItem.reviewed_at >= start, DigestItem.reviewed_at < stop)
+            .group_by(DigestItem.review_status)
+        ).all())
+    return WeekReview(week, reviews.get(ReviewStatus.FLAGGED.value, 0), reviews.get(ReviewStatus.LOOKS_GOOD.value, 0),
+                      recurrence_counts(services, start=start, end=stop))
+
+
+def stats_detail(services: Services, report: StatsReport) -> StatsDetail:
+    """The report's current period and the one before, with their reviews and recurrences."""
+    previous = week_review(services, report.previous) if report.previous is not None else None
+    return StatsDetail(report.current.label, report.period, week_review(services, report.current), previous)
+
+
+def last_week(services: Services, *, now: dt.datetime) -> tuple[dt.datetime, str]:
+    """The weekly post goes out on Monday morning about the ISO week that just ended: a moment inside that
+    week (local time) and its key, e.g. "2026-W48"."""
     local = local_now(services, now)
     ref = local - dt.timedelta(days=local.weekday() + 1)
     year, week, _ = ref.isocalendar()
-    key = f"{year}-W{week:02d}"
-    c = Claim(f"stats:{channel}", key)
-    state = claim(services, c)
-    if state != "claimed":
-        log.info("weekly stats not posted week=%s channel=%r: %s", key, channel, state)
-        return False
-    try:
-        from bot.services.loop_insights import weekly_insights
-        from bot.services.trend import render_trend_chart, weekly_trend  # matplotlib: imported only when drawing
-
-        report = weekly_stats(services, now=ref, weeks=STATS_WEEKS)
-        insights = weekly_insights(services, now=now, week_start=ref.date() - dt.timedelta(days=ref.weekday()))
-        message = build_weekly_message(stats_view(services, report), insights)
-        post_message(client, channel=channel, **message.as_kwargs())
-        with tempfile.TemporaryDirectory(prefix="flywheel-chart-") as tmp:
-            path = render_trend_chart(weekly_trend(services, now=ref, weeks=STATS_WEEKS),
-                                      Path(tmp) / f"flywheel-{key}.png")
-            client.files_upload_v2(channel=channel, file=str(path), filename=path.name, title=f"Flywheel loop {key}",
-                                   initial_comment=f"The trend, week by week (to {key}): the gap rate with its 95% "
-                                   "interval, the loop's funnel and the median time to fix.")
-    except BaseException:
-        release(services, c)
-        raise
-    finish(services, c)
-    log.info("weekly stats posted week=%s channel=%r", key, channel)
-    return True
+    return ref, f"{year}-W{week:02d}"

@@ -1,4 +1,5 @@
-"""Gaps: flag, co-flag, join, notes, turn choice, dismiss — with a state machine and an audit trail."""
+"""Gaps: flag, co-flag, join, notes, turn choice, dismiss. The state machine is `gap_state`, reading a
+conversation (the turn, the question, similar gaps) is `matching`, the Slack thread is `gap_thread`."""
 
 from __future__ import annotations
 
@@ -11,32 +12,51 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.domain import ACTIVE_GAP_STATES, GAP_TRANSITIONS, GapKind, GapState, ReviewStatus, Role
+from bot.domain import ACTIVE_GAP_STATES, GapKind, GapState, ReviewStatus, Role
 from bot.errors import IllegalTransition, InvalidInput, NotFound
-from bot.services import Services
-from bot.services.permissions import Action, require
-from bot.text import coverage, jaccard, says_dont_know
-from storage.models import (
-    AuditEvent,
-    Conversation,
-    DigestItem,
-    Gap,
-    GapConversation,
-    GapFlagger,
-    GapNote,
-    Message,
+from bot.services import Services, gap_thread
+from bot.services.gap_state import (  # noqa: F401 - the state machine, re-exported for existing importers
+    audit as audit,
 )
-
-MATCH_THRESHOLD = 0.5
-
-
-@dataclass(frozen=True)
-class GapMatch:
-    gap_id: int
-    state: str
-    owner: str | None
-    title: str | None
-    score: float
+from bot.services.gap_state import (
+    check_state as check_state,
+)
+from bot.services.gap_state import (
+    ensure_can as ensure_can,
+)
+from bot.services.gap_state import (
+    get_gap as get_gap,
+)
+from bot.services.gap_state import (
+    lock_gap as lock_gap,
+)
+from bot.services.gap_state import (
+    require_active as require_active,
+)
+from bot.services.gap_state import (
+    require_state as require_state,
+)
+from bot.services.gap_state import (
+    transition as transition,
+)
+from bot.services.gap_thread import Announcement, ThreadRef
+from bot.services.matching import (  # noqa: F401 - re-exported for existing importers
+    MATCH_THRESHOLD as MATCH_THRESHOLD,
+)
+from bot.services.matching import (
+    GapMatch as GapMatch,
+)
+from bot.services.matching import (
+    find_matches as find_matches,
+)
+from bot.services.matching import (
+    guess_flagged_position as guess_flagged_position,
+)
+from bot.services.matching import (
+    question_for as question_for,
+)
+from bot.services.permissions import Action, require
+from storage.models import Conversation, DigestItem, Gap, GapConversation, GapFlagger, GapNote
 
 
 @dataclass
@@ -45,65 +65,9 @@ class FlagResult:
     created: bool = False
     joined: bool = False  # the user became a co-flagger, or the conversation joined an existing gap
     matches: list[GapMatch] = field(default_factory=list)
-
-
-# --- state machine ------------------------------------------------------------------------------
-def transition(
-    session: Session, gap: Gap, to: GapState, *, actor: str | None, action: str, now: dt.datetime, **detail: object
-) -> None:
-    current = ensure_can(gap, to)
-    gap.state = to.value
-    gap.updated_at = now
-    audit(session, gap, action, actor=actor, now=now, from_state=current.value, to_state=to.value, **detail)
-
-
-def ensure_can(gap: Gap, to: GapState) -> GapState:
-    """Raise IllegalTransition unless the gap may move to `to`; return its current state."""
-    current = GapState(gap.state)
-    if to not in GAP_TRANSITIONS[current]:
-        hint = " Reopen it first (`flywheel gaps reopen`)." if current == GapState.DISMISSED else ""
-        raise IllegalTransition(f"Gap #{gap.id} is {current.value}; it cannot move to {to.value}.{hint}")
-    return current
-
-
-def audit(
-    session: Session, gap: Gap, action: str, *, actor: str | None, now: dt.datetime,
-    from_state: str | None = None, to_state: str | None = None, **detail: object,
-) -> None:
-    session.add(
-        AuditEvent(entity="gap", entity_id=gap.id, action=action, from_state=from_state, to_state=to_state,
-                   actor=actor, detail=dict(detail), at=now)
-    )
-
-
-def get_gap(session: Session, gap_id: int) -> Gap:
-    gap = session.get(Gap, gap_id)
-    if gap is None:
-        raise NotFound(f"No gap #{gap_id}. `flywheel gaps list` shows the open ones.")
-    return gap
-
-
-# --- reading a conversation ---------------------------------------------------------------------
-def guess_flagged_position(messages: Sequence[Message]) -> int | None:
-    """The agent turn most likely to have fallen short: a 'don't know', the answer before a handover,
-    or the last agent answer."""
-    agent = [m for m in messages if m.role == Role.AGENT]
-    if not agent:
-        return None
-    for m in agent:
-        if says_dont_know(m.text):
-            return m.position
-    for m in messages:
-        if m.role == Role.HUMAN:
-            before = [a for a in agent if a.position < m.position]
-            if before:
-                return before[-1].position
-    return agent[-1].position
-
-
-def question_for(messages: Sequence[Message], position: int | None) -> str:
-    users = [m for m in messages if m.role == Role.USER and (position is None or m.position < position)]
-    return users[-1].text if users else ""
+    # Set when this caller must post the gap's thread message (a new gap, or a half-finished one to
+    # repair): post it, then `gap_thread.finish` it (`gap_thread.release` on failure).
+    announcement: Announcement | None = None
 
 
 def lock_conversation(session: Session, conversation_id: int) -> None:
@@ -119,36 +83,11 @@ def lock_conversation(session: Session, conversation_id: int) -> None:
                         .execution_options(synchronize_session=False))
 
 
-def lock_gap(session: Session, gap_id: int) -> None:
-    """Serialize state changes of one gap until this transaction ends (two publish clicks at once): the
-    same dialect rule as `lock_conversation`. Call it first, so the state read afterwards is current."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(Gap.id).where(Gap.id == gap_id).with_for_update())
-    else:
-        session.execute(update(Gap).where(Gap.id == gap_id).values(updated_at=Gap.updated_at)
-                        .execution_options(synchronize_session=False))
-
-
 def _conversation(session: Session, conversation_id: int) -> Conversation:
     conv = session.get(Conversation, conversation_id)
     if conv is None:
         raise NotFound(f"No conversation {conversation_id}. `flywheel sample` lists today's.")
     return conv
-
-
-def find_matches(session: Session, question: str, *, exclude: int | None = None) -> list[GapMatch]:
-    """Active gaps whose question is lexically close to this one (the few open gaps, in Python)."""
-    if not question.strip():
-        return []
-    found = []
-    for gap in session.scalars(select(Gap).where(Gap.state.in_([s.value for s in ACTIVE_GAP_STATES]))):
-        if gap.id == exclude:
-            continue
-        other = question_for(gap.conversation.messages, gap.flagged_position) + " " + (gap.title or "")
-        score = max(jaccard(question, other), coverage(question, other) * 0.9)
-        if score >= MATCH_THRESHOLD:
-            found.append(GapMatch(gap.id, gap.state, gap.owner, gap.title, round(score, 2)))
-    return sorted(found, key=lambda m: -m.score)
 
 
 def _mark_item(session: Session, conversation_id: int, status: ReviewStatus, user: str, now: dt.datetime) -> None:
@@ -157,6 +96,16 @@ def _mark_item(session: Session, conversation_id: int, status: ReviewStatus, use
     )
     if item is not None:
         item.review_status, item.reviewed_by, item.reviewed_at = status.value, user, now
+
+
+def _announce(session: Session, gap: Gap, thread: ThreadRef | None, now: dt.datetime) -> Announcement | None:
+    """Claim the gap's thread message if it is still to be posted, and attach the thread (first wins)."""
+    if thread is None:
+        return None
+    announcement = gap_thread.claim(session, gap, now=now)
+    if announcement is not None:
+        gap_thread.attach(session, gap, thread)
+    return announcement
 
 
 # --- flagging -----------------------------------------------------------------------------------
@@ -168,12 +117,16 @@ def flag(
     position: int | None = None,
     kind: GapKind = GapKind.MISSING,
     on_match: Literal["ask", "new"] | int = "ask",
+    thread: ThreadRef | None = None,
 ) -> FlagResult:
-    """Flag a knowledge gap on a conversation.
+    """Flag a knowledge gap on a conversation, in one transaction.
 
     - The conversation already has an active gap: the user joins it as co-flagger.
     - It matches another active gap: with on_match="ask" nothing is created and the matches are
       returned (the UI offers to join); an int joins that gap; "new" opens a new gap anyway.
+    - `thread` (the Slack edge): the gap, its flagger, its thread and the claim on its thread message are
+      written together. A gap whose message was never posted (Slack failed half-way) is claimed again
+      by the next flag on its conversation, so that flag finishes it: `FlagResult.announcement`.
     """
     now = services.clock()
     with services.session() as session:
@@ -188,7 +141,7 @@ def flag(
         if existing is not None:
             joined = _add_flagger(session, existing, user, now)
             _mark_item(session, conversation_id, ReviewStatus.FLAGGED, user, now)
-            return FlagResult(existing.id, joined=joined)
+            return FlagResult(existing.id, joined=joined, announcement=_announce(session, existing, thread, now))
         if isinstance(on_match, int):
             gap = get_gap(session, on_match)
             if GapState(gap.state) not in ACTIVE_GAP_STATES:
@@ -214,7 +167,7 @@ def flag(
         audit(session, gap, "flagged", actor=user, now=now, to_state=GapState.OPEN.value,
               conversation_id=conversation_id, position=position)
         _mark_item(session, conversation_id, ReviewStatus.FLAGGED, user, now)
-        return FlagResult(gap.id, created=True, matches=matches)
+        return FlagResult(gap.id, created=True, matches=matches, announcement=_announce(session, gap, thread, now))
 
 
 def _add_flagger(session: Session, gap: Gap, user: str, now: dt.datetime) -> bool:

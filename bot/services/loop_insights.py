@@ -1,5 +1,6 @@
-"""The insight services (topics, credit, recurrences) as the Slack edge shows them: plain view models of
-`bot.blocks.models`, like `bot.services.threads` does for gap lists. Services in, view models out; no Slack call.
+"""The insight services (topics, credit, recurrences) as the Slack edge needs them, as plain data: the top topics,
+the weekly insights (credit, streak, topics) and each fixed gap's recurrence notice. `bot.present.insights` turns
+them into view models; no Slack call and no view model here.
 
 Topics are grouped lexically here (no embedder): App Home is rendered on every open and must not send every gap's
 text to an embeddings API each time. `flywheel topics` can still use embeddings.
@@ -10,24 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from bot.blocks.insights import TOP_TOPICS
-from bot.blocks.models import (
-    CreditView,
-    PersonCredit,
-    RecurrenceItem,
-    RecurrenceNoticeView,
-    TopicView,
-    WeeklyInsightsView,
-)
 from bot.domain import GapState
 from bot.services import Services
 from bot.services.conversation_scan import as_utc
-from bot.services.credit import Credit, Counts, opt_out_ids, weekly_credit
+from bot.services.credit import Credit, opt_out_ids, weekly_credit
 from bot.services.recurrence import Recurrence
 from bot.services.topics import Topic, rank_topics
 from storage.models import AuditEvent, Gap
@@ -35,42 +28,50 @@ from storage.models import AuditEvent, Gap
 log = logging.getLogger(__name__)
 
 TOPIC_DAYS = 28  # conversations of the last four weeks count towards a topic's impact
-TOP = TOP_TOPICS
+TOP_TOPICS = 3  # as many as the side panels show (bot.blocks.insights.TOP_TOPICS; a test keeps them equal)
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class WeeklyInsights:
+    credit: Credit | None  # None: it could not be computed (logged); the post goes out without it
+    topics: tuple[Topic, ...]
+    topic_days: int = TOPIC_DAYS
+
+
+@dataclass(frozen=True)
+class RecurrenceLine:
+    conversation_ref: str
+    day: dt.date  # when it was imported, in the team's timezone
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RecurrenceNotice:
+    """What to tell a fixed gap's thread: its new recurrences, oldest first."""
+
+    gap_id: int
+    gap_title: str | None
+    channel: str
+    thread_ts: str
+    lines: tuple[RecurrenceLine, ...]
+    fixed_by: str | None
+
+
 # --- topics ----------------------------------------------------------------------------------------
-def topic_view(topic: Topic) -> TopicView:
-    return TopicView(
-        topic_id=topic.id, label=topic.label, open_gap_ids=tuple(topic.open_gap_ids), gap_count=len(topic.gap_ids),
-        conversations=topic.conversations_touching, went_wrong=topic.went_wrong, escalated=topic.escalated,
-        impact=topic.impact,
-    )
-
-
 def ranked_topics(services: Services, *, now: dt.datetime, limit: int | None = None,
-                  days: int = TOPIC_DAYS) -> list[TopicView]:
+                  days: int = TOPIC_DAYS) -> list[Topic]:
     """Open topics by impact over the last `days` (the first `limit`)."""
-    ranked = rank_topics(services, now=now, days=days)
-    return [topic_view(t) for t in ranked[:limit]]
+    return rank_topics(services, now=now, days=days)[:limit]
 
 
-def top_topics(services: Services, *, now: dt.datetime) -> list[TopicView]:
+def top_topics(services: Services, *, now: dt.datetime) -> list[Topic]:
     """The top open topics for a side panel (App Home, the head of `/flywheel gaps open`): empty, and logged, if
     ranking fails, so the rest of the view still shows."""
-    return _soft("top topics", lambda: ranked_topics(services, now=now, limit=TOP), [])
+    return _soft("top topics", lambda: ranked_topics(services, now=now, limit=TOP_TOPICS), [])
 
 
 # --- the weekly post -------------------------------------------------------------------------------
-def _person(user: str, counts: Counts) -> PersonCredit:
-    return PersonCredit(user, counts.reviewed, counts.flagged, counts.drafted, counts.fixed)
-
-
-def credit_view(credit: Credit) -> CreditView:
-    return CreditView(people=tuple(_person(p.user, p) for p in credit.people), team=_person("team", credit.team),
-                      streak_days=credit.streak.days, streak_today_done=credit.streak.today_done)
-
-
 def _soft(what: str, compute: Callable[[], T], default: T) -> T:
     """One insight that fails (logged with its traceback) must not hold back the rest of a post or view."""
     try:
@@ -80,15 +81,15 @@ def _soft(what: str, compute: Callable[[], T], default: T) -> T:
         return default
 
 
-def weekly_insights(services: Services, *, now: dt.datetime, week_start: dt.date) -> WeeklyInsightsView:
+def weekly_insights(services: Services, *, now: dt.datetime, week_start: dt.date) -> WeeklyInsights:
     """Credit for the week starting `week_start` (a Monday in the team's timezone; opted-out people are not named),
     the streak as of `now` and the top open topics (recurrences are one of the stats' numbers)."""
     tz = ZoneInfo(services.settings.timezone)
     week_end = week_start + dt.timedelta(days=7)
     hidden = opt_out_ids(services.settings.credit_opt_out)
-    credit = _soft("credit", lambda: credit_view(weekly_credit(
-        services, week_start=week_start, week_end=week_end, now=now, tz=tz, opt_out=hidden)), None)
-    return WeeklyInsightsView(credit=credit, topics=tuple(top_topics(services, now=now)), topic_days=TOPIC_DAYS)
+    credit = _soft("credit", lambda: weekly_credit(
+        services, week_start=week_start, week_end=week_end, now=now, tz=tz, opt_out=hidden), None)
+    return WeeklyInsights(credit=credit, topics=tuple(top_topics(services, now=now)))
 
 
 # --- recurrences -----------------------------------------------------------------------------------
@@ -108,10 +109,8 @@ def fixers(services: Services, gap_ids: Iterable[int]) -> dict[int, str | None]:
     return {g: published.get(g) or owners.get(g) for g in ids}
 
 
-def recurrence_notices(
-    services: Services, found: Sequence[Recurrence],
-) -> list[tuple[str, str, RecurrenceNoticeView]]:
-    """(channel, thread_ts, notice) per fixed gap that has a thread: its new recurrences, oldest first."""
+def recurrence_notices(services: Services, found: Sequence[Recurrence]) -> list[RecurrenceNotice]:
+    """One notice per fixed gap that has a thread: its new recurrences, oldest first."""
     tz = ZoneInfo(services.settings.timezone)
     by_gap: dict[int, list[Recurrence]] = {}
     for r in found:
@@ -121,8 +120,8 @@ def recurrence_notices(
     out = []
     for gap_id, rows in by_gap.items():
         rows.sort(key=lambda r: (as_utc(r.imported_at), r.conversation_id))
-        items = tuple(RecurrenceItem(r.conversation_ref, as_utc(r.imported_at).astimezone(tz).date().isoformat(),
-                                     tuple(r.reasons)) for r in rows)
-        view = RecurrenceNoticeView(gap_id=gap_id, gap_title=rows[0].gap_title, items=items, fixed_by=who.get(gap_id))
-        out.append((rows[0].thread_channel or "", rows[0].thread_ts or "", view))
+        lines = tuple(RecurrenceLine(r.conversation_ref, as_utc(r.imported_at).astimezone(tz).date(), tuple(r.reasons))
+                      for r in rows)
+        out.append(RecurrenceNotice(gap_id, rows[0].gap_title, rows[0].thread_channel or "", rows[0].thread_ts or "",
+                                    lines, who.get(gap_id)))
     return out

@@ -13,6 +13,7 @@ from bot.domain import GapState, ReplayKind, Verdict
 from bot.errors import FlywheelError
 from bot.services import Services
 from bot.services.gaps import audit, question_for, transition
+from bot.services.permissions import Action, require, spend
 from bot.services.replay import replay
 from storage.models import Article, Gap, RegressionCase
 
@@ -76,7 +77,12 @@ def run_regressions(
     actor: str | None = None,
     on_result: Callable[[RegressionResult], None] | None = None,
 ) -> list[RegressionResult]:
-    """Replay cases with bounded concurrency; one failing case never aborts the run."""
+    """Replay cases with bounded concurrency; one failing case never aborts the run. A person (`actor`) needs
+    the regress role and spends one model call of their budget; `actor=None` is an internal run (after a
+    publish the person was allowed to make)."""
+    if actor is not None:
+        require(services, actor, Action.REGRESS)
+        spend(services, actor, "run the regression suite")
     ids = _case_ids(services, case_ids)
     results: list[RegressionResult] = []
     with ThreadPoolExecutor(max_workers=services.settings.replay_concurrency) as pool:

@@ -3,7 +3,8 @@
 A gap in `drafting` is quiet when its latest activity (its latest draft, note or audit event, else when it was
 flagged) is older than `settings.draft_reminder_hours`. Sending a reminder is recorded as an audit event
 (`reminded`) that does not count as activity: the gap is not reminded again until something happens on it and it
-goes quiet once more. Services only: the Slack job posts (`bot.jobs.reminder_job`).
+goes quiet once more. Services only: the Slack job posts (`bot.jobs.reminder_job`) the view of
+`bot.present.insights.reminder_view`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, ScalarSelect, func, select
 
-from bot.blocks.models import ReminderView
 from bot.domain import GapState
 from bot.services import Services
 from bot.services.conversation_scan import as_utc
@@ -37,10 +37,9 @@ class Reminder:
     last_activity: dt.datetime
     draft_id: int | None  # the latest draft
 
-    def view(self, *, now: dt.datetime) -> ReminderView:
-        hours = int((as_utc(now) - self.last_activity).total_seconds() // 3600)
-        return ReminderView(gap_id=self.gap_id, title=self.title, owner=self.owner, quiet_hours=hours,
-                            draft_id=self.draft_id)
+    def quiet_hours(self, *, now: dt.datetime) -> int:
+        """Whole hours since the gap's latest activity."""
+        return int((as_utc(now) - self.last_activity).total_seconds() // 3600)
 
 
 def _latest(column: Any, *where: ColumnElement[bool]) -> ScalarSelect[Any]:

@@ -1,4 +1,8 @@
-"""Replay a conversation's user turns against the agent with a KB (live or shadow), then judge it."""
+"""Replay a conversation's user turns against the agent with a KB (live or shadow), then judge it.
+
+The agent and the judge get the conversation as imported (a remote model receives it redacted through
+`bot.llm.remote`); the stored run and its turns are derived data and are redacted. The returned outcome keeps
+the text for the CLI; Slack builders redact conversation text themselves."""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from sqlalchemy.orm import selectinload
 from bot.domain import ReplayKind, Role, Verdict
 from bot.errors import NotFound
 from bot.kb.search import ExtraDoc, Searcher
-from bot.llm.base import ArticleSnippet, JudgeRequest, Judgement, Turn
+from bot.llm.base import ArticleSnippet, Judgement, JudgeRequest, Turn
+from bot.llm.redaction import scrubber_for
 from bot.services import Services
 from storage.models import Conversation, ReplayRun, ReplayTurn
 
@@ -158,6 +163,7 @@ def replay(
                     kb_excerpts=excerpts,
                 ),
             )
+    scrub = scrubber_for(services.settings)  # stored runs are derived data: redacted, whatever the provider
     with services.session() as session:
         run = ReplayRun(
             kind=str(kind),
@@ -167,10 +173,10 @@ def replay(
             regression_case_id=case_id,
             kb_revision=services.kb.revision(session),
             flagged_position=chosen.position if chosen else None,
-            before_answer=chosen.original_answer if chosen else None,
-            after_answer=chosen.new_answer if chosen else None,
+            before_answer=scrub(chosen.original_answer) if chosen and chosen.original_answer else None,
+            after_answer=scrub(chosen.new_answer) if chosen else None,
             verdict=str(judgement.verdict) if judgement else None,
-            reasons=list(judgement.reasons) if judgement else [],
+            reasons=[scrub(r) for r in judgement.reasons] if judgement else [],
             confidence=judgement.confidence if judgement else None,
             agreement=agreement,
             judge_runs=services.settings.judge_runs if judgement else 0,
@@ -184,9 +190,9 @@ def replay(
             ReplayTurn(
                 run_id=run.id,
                 position=t.position,
-                user_text=t.user_text,
-                original_answer=t.original_answer,
-                new_answer=t.new_answer,
+                user_text=scrub(t.user_text),
+                original_answer=scrub(t.original_answer) if t.original_answer else t.original_answer,
+                new_answer=scrub(t.new_answer),
                 sources=t.sources,
             )
             for t in turns

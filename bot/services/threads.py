@@ -1,5 +1,5 @@
 """Where the loop meets Slack messages: a digest item by its (channel, ts), a gap's thread, and the small
-read models the Slack edge shows (the item message, gap lists, the current draft, the last digest).
+read models the Slack edge shows (the item's data, gap lists, the current draft, the last digest).
 
 Like `bot.services.digest` this is Slack-facing bookkeeping: ids and timestamps in, plain data out.
 """
@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from bot.blocks.models import DigestItemView
 from bot.domain import ACTIVE_GAP_STATES, GapState, ReplayKind, ReviewStatus
 from bot.errors import NotFound
 from bot.services import Services
 from bot.services.authoring import latest_draft
-from bot.services.gaps import get_gap
+from bot.services.digest import DigestItemData, item_data
+from bot.services.gap_state import get_gap
+from bot.services.gap_thread import ThreadRef
+from bot.services.gap_thread import attach as attach_in
 from storage.models import Conversation, Digest, DigestItem, Draft, Gap, GapConversation, GapFlagger, ReplayRun
 
 
@@ -87,9 +89,9 @@ def get_item(services: Services, item_id: int) -> ItemInfo:
         return _info(item)
 
 
-def item_view(services: Services, item_id: int) -> DigestItemView:
-    """The digest item message as it should look now (review status, its gap, fixed once verified)."""
-    settings = services.settings
+def digest_item(services: Services, item_id: int) -> DigestItemData:
+    """The digest item as it is now: its review and its newest gap that was not dismissed
+    (`bot.present.digest_item_view` renders it: fixed once verified)."""
     with services.session() as s:
         item = s.scalar(
             select(DigestItem).where(DigestItem.id == item_id)
@@ -102,32 +104,16 @@ def item_view(services: Services, item_id: int) -> DigestItemView:
             .where(GapConversation.conversation_id == item.conversation_id, Gap.state != GapState.DISMISSED.value)
             .order_by(Gap.id.desc())
         )
-        status = item.review_status
-        if gap is not None and gap.state == GapState.VERIFIED.value:
-            status = "fixed"
-        messages = item.conversation.messages
-        return DigestItemView(
-            item_id=item.id, conversation_id=item.conversation_id, conversation_ref=item.conversation.external_id,
-            excerpt_turns=tuple((m.role, m.text) for m in messages), pick=item.pick,
-            reasons=tuple(str(r) for r in item.reasons), status=status, position=item.position + 1,
-            total_turns=len(messages), reviewed_by=item.reviewed_by,
-            gap_id=gap.id if gap is not None and status != ReviewStatus.PENDING.value else None,
-            flag_emoji=settings.flag_emoji, ok_emoji=settings.ok_emoji,
-        )
+        return item_data(item, gap)
 
 
 # --- gap threads ----------------------------------------------------------------------------------
 def attach_thread(services: Services, *, gap_id: int, channel: str, ts: str, item_id: int | None = None) -> bool:
     """Remember the gap's Slack thread (the digest item it was flagged on). The first thread wins;
-    returns True when it was set by this call."""
+    returns True when it was set by this call. (Flagging from Slack attaches it in the flag's own
+    transaction: `gaps.flag(thread=...)`.)"""
     with services.session() as s:
-        gap = get_gap(s, gap_id)
-        if gap.thread_ts:
-            return False
-        gap.thread_channel, gap.thread_ts = channel, ts
-        if item_id is not None and gap.digest_item_id is None:
-            gap.digest_item_id = item_id
-        return True
+        return attach_in(s, get_gap(s, gap_id), ThreadRef(channel, ts, item_id))
 
 
 def gap_for_thread(services: Services, *, channel: str, thread_ts: str) -> int | None:
@@ -150,11 +136,6 @@ def gap_item(services: Services, gap_id: int) -> ItemInfo | None:
         gap = get_gap(s, gap_id)
         item = s.get(DigestItem, gap.digest_item_id) if gap.digest_item_id else None
         return _info(item) if item is not None else None
-
-
-def gap_state(services: Services, gap_id: int) -> str:
-    with services.session() as s:
-        return get_gap(s, gap_id).state
 
 
 def active_gap_for(services: Services, conversation_id: int) -> int | None:

@@ -17,8 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -27,7 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.domain import ACTIVE_GAP_STATES, GapState
-from bot.redact import redact
+from bot.llm.redaction import scrubber_for
+from bot.llm.remote import RemoteModel
 from bot.services import Services
 from bot.services.conversation_scan import SCAN_LIMIT, ConversationRow, as_utc, recent_conversations
 from bot.services.gaps import question_for
@@ -50,6 +52,7 @@ MATCH_THRESHOLD = 0.5  # weighted share of a conversation's question found in a 
 MAX_GAPS = 2_000  # the most recent gaps are grouped
 LABEL_TERMS = 3
 SAMPLES = 5
+_PLACEHOLDER = re.compile(r"\[[a-z_]+\]")  # what redaction leaves ("[email]", "[phone]")
 
 
 def _norm(term: str) -> str:
@@ -68,14 +71,15 @@ class Embedder(Protocol):
 
 
 class OpenAIEmbedder:
-    """Embeddings through the OpenAI-compatible endpoint of the settings (customer text is redacted first)."""
+    """Embeddings through the OpenAI-compatible endpoint of the settings; requests leave through
+    `bot.llm.remote.RemoteModel`, which redacts every text first."""
 
     def __init__(self, client: object, model: str = "text-embedding-3-small") -> None:
-        self.client, self.model, self.name = client, model, f"openai:{model}"
+        self.remote = client if isinstance(client, RemoteModel) else RemoteModel(client)
+        self.model, self.name = model, f"openai:{model}"
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        result = self.client.embeddings.create(model=self.model, input=[redact(t) for t in texts])  # type: ignore[attr-defined]
-        return [d.embedding for d in sorted(result.data, key=lambda d: d.index)]
+        return self.remote.embed(model=self.model, texts=texts)
 
 
 def build_embedder(settings: Settings, model: str = "text-embedding-3-small") -> Embedder | None:
@@ -84,11 +88,7 @@ def build_embedder(settings: Settings, model: str = "text-embedding-3-small") ->
     key = settings.openai_api_key.get_secret_value().strip() if settings.openai_api_key else ""
     if not key or not settings.use_openai:
         return None
-    from openai import OpenAI
-
-    client = OpenAI(api_key=key, base_url=settings.openai_base_url or None, timeout=settings.llm_timeout,
-                    max_retries=settings.llm_max_retries)
-    return OpenAIEmbedder(client, model)
+    return OpenAIEmbedder(RemoteModel.from_settings(settings), model)
 
 
 class Topic(BaseModel):
@@ -160,7 +160,7 @@ class TopicIndex:
 def build_index(services: Services, *, embedder: Embedder | None = None) -> TopicIndex:
     """Group the gaps into topics (no transaction is held while an embedder is called)."""
     with services.session() as session:
-        docs = _gap_docs(session)
+        docs = _gap_docs(session, scrubber_for(services.settings))
     pairs = _embedded_pairs(docs, embedder) if embedder is not None and docs else None
     if pairs is None:
         pairs = _lexical_pairs(docs)
@@ -208,7 +208,9 @@ def rank_topics(
 
 
 # --- building -------------------------------------------------------------------------------------
-def _gap_docs(session: Session) -> list[GapDoc]:
+def _gap_docs(session: Session, scrub: Callable[[str], str]) -> list[GapDoc]:
+    """Each gap's text (question, title, article title) redacted: labels, samples and embeddings are built from
+    it, never from raw customer text. Redaction placeholders ("[email]") are not terms."""
     stmt = (select(Gap).where(Gap.state != GapState.DISMISSED.value).order_by(Gap.id.desc()).limit(MAX_GAPS)
             .options(selectinload(Gap.conversation).selectinload(Conversation.messages), selectinload(Gap.links)))
     gaps = list(session.scalars(stmt))
@@ -219,9 +221,10 @@ def _gap_docs(session: Session) -> list[GapDoc]:
             select(Article.id, Article.title).where(Article.id.in_(article_ids))))
     docs = []
     for g in sorted(gaps, key=lambda g: g.id):
-        text = " ".join(filter(None, (question_for(g.conversation.messages, g.flagged_position), g.title,
-                                      titles.get(g.article_id))))
-        docs.append(GapDoc(g.id, g.state, terms(text), text, g.title, g.article_id,
+        text = scrub(" ".join(filter(None, (question_for(g.conversation.messages, g.flagged_position), g.title,
+                                            titles.get(g.article_id)))))
+        docs.append(GapDoc(g.id, g.state, terms(_PLACEHOLDER.sub(" ", text)), text,
+                           scrub(g.title) if g.title else None, g.article_id,
                            as_utc(g.verified_at) if g.verified_at else None, g.thread_channel, g.thread_ts,
                            tuple(sorted({lk.conversation_id for lk in g.links} | {g.conversation_id}))))
     return docs
@@ -279,7 +282,7 @@ def _components(ids: Sequence[int], pairs: Iterable[tuple[int, int]]) -> list[li
 def _topics(groups: Sequence[list[int]], docs: dict[int, GapDoc]) -> TopicIndex:
     surface: dict[str, Counter[str]] = defaultdict(Counter)
     for d in docs.values():
-        for w in words(d.text):
+        for w in words(_PLACEHOLDER.sub(" ", d.text)):
             surface[_norm(stem(w))][w] += 1
     topics, weights = [], {}
     for group in groups:

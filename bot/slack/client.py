@@ -3,12 +3,17 @@
 `make_web_client` wires slack_sdk's retry handlers (429s are *not* retried by default).
 `post_message` / `update_message` turn the few channel errors a user can fix into `SlackPostError`
 (a user-safe `FlywheelError`); every other `SlackApiError` propagates to the app's error handler.
+Every Web API call of the project goes through a function here (tests/slack/test_one_client.py checks
+it); `error_code` reads the error code out of any Slack exception.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from slack_sdk import WebClient
@@ -19,6 +24,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 
 from bot.errors import ConfigError, FlywheelError
 from bot.settings import Settings
@@ -63,8 +69,19 @@ def make_web_client(settings: Settings, token: str | None = None) -> WebClient:
     )
 
 
+def error_code(exc: BaseException) -> str:
+    """Slack's error code (`channel_not_found`, `ratelimited`…) of a `SlackApiError`; the exception's type
+    name for anything else (no connection, a timeout): short, and safe to log."""
+    response = getattr(exc, "response", None)  # a SlackApiError's; none for a connection error
+    try:
+        code = response.get("error") if response is not None else None
+    except Exception:  # noqa: BLE001 - not a SlackResponse: fall back to the type name
+        code = None
+    return str(code) if code else type(exc).__name__
+
+
 def _raise_expected(exc: SlackApiError, channel: str) -> None:
-    code = str(exc.response.get("error", "")) if exc.response is not None else ""
+    code = error_code(exc)
     if code in EXPECTED_ERRORS:
         log.warning("slack post refused channel=%r error=%r", channel, code)
         raise SlackPostError(EXPECTED_ERRORS[code], code=code, channel=channel) from exc
@@ -110,3 +127,79 @@ def update_message(
     except SlackApiError as exc:
         _raise_expected(exc, channel)
         raise
+
+
+def post_ephemeral(
+    client: WebClient,
+    *,
+    channel: str,
+    user: str,
+    text: str,
+    blocks: Sequence[Block | dict[str, Any]] | None = None,
+) -> None:
+    """chat.postEphemeral: a message only `user` sees in `channel`."""
+    client.chat_postEphemeral(
+        channel=channel, user=user, text=text, blocks=list(blocks) if blocks is not None else None
+    )
+
+
+def open_view(client: WebClient, *, trigger_id: str, view: View | dict[str, Any]) -> None:
+    """views.open: a modal, within the 3 seconds the trigger id lives."""
+    client.views_open(trigger_id=trigger_id, view=view)
+
+
+def publish_home(client: WebClient, *, user_id: str, view: View | dict[str, Any]) -> None:
+    """views.publish: the App Home tab of `user_id`."""
+    client.views_publish(user_id=user_id, view=view)
+
+
+def usergroup_members(client: WebClient, *, usergroup: str) -> frozenset[str]:
+    """usergroups.users.list (scope usergroups:read): the member ids of a user group."""
+    return frozenset(client.usergroups_users_list(usergroup=usergroup).get("users") or ())
+
+
+def bot_identity(client: WebClient) -> tuple[str, str | None]:
+    """auth.test: the (team_id, enterprise_id) of the workspace the bot token belongs to (no enterprise: None)."""
+    response = client.auth_test()
+    return str(response["team_id"]), (str(response.get("enterprise_id") or "") or None)
+
+
+def upload_file(client: WebClient, *, channel: str, path: Path, title: str, initial_comment: str | None = None) -> None:
+    """files_upload_v2 (files.getUploadURLExternal + completeUploadExternal; scope files:write) of a local file,
+    shared in `channel` (an ID). Same expected errors as `post_message`."""
+    try:
+        client.files_upload_v2(channel=channel, file=str(path), filename=path.name, title=title,
+                               initial_comment=initial_comment)
+    except SlackApiError as exc:
+        _raise_expected(exc, channel)
+        raise
+
+
+USER_NAME_TTL_SECONDS = 3600.0
+_USER_NAME_CACHE_SIZE = 2048
+_user_names: dict[tuple[int, str], tuple[float, str | None]] = {}  # (client, user id) -> (when, name)
+_user_names_lock = threading.Lock()
+
+
+def user_display_name(client: WebClient, user_id: str, *, ttl: float = USER_NAME_TTL_SECONDS) -> str | None:
+    """users.info (scope users:read): the name Slack shows for `user_id` (display name, else real name,
+    else handle), cached per client for `ttl` seconds. None when Slack can't say (the caller keeps the id);
+    a failed lookup is not cached, so the next message tries again."""
+    key, now = (id(client), user_id), time.monotonic()
+    with _user_names_lock:
+        hit = _user_names.get(key)
+        if hit is not None and now - hit[0] < ttl:
+            return hit[1]
+    try:
+        user = client.users_info(user=user_id).get("user") or {}
+    except Exception as exc:  # noqa: BLE001 - a name is a nicety: never fail the caller over it
+        log.warning("users.info failed user=%r error=%r", user_id, error_code(exc))
+        return None
+    profile = user.get("profile") or {}
+    name = (profile.get("display_name") or profile.get("real_name") or user.get("real_name")
+            or user.get("name") or None)
+    with _user_names_lock:
+        if len(_user_names) >= _USER_NAME_CACHE_SIZE:
+            _user_names.clear()  # bounded: a workspace's active users fit; a flood just starts over
+        _user_names[key] = (now, name)
+    return name

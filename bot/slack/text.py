@@ -129,3 +129,50 @@ def split_text(text: str, limit: int) -> list[str]:
         chunks.append(text[start:pos])
         start = pos
     return chunks
+
+
+# --- Slack's message markup back to what the person wrote ----------------------------------------------
+_MARKUP = re.compile(r"<([^<>\n]*)>")
+_SLACK_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))  # the only three Slack escapes; &amp; last
+
+
+def unescape_slack(text: str) -> str:
+    """Undo Slack's `&lt;`, `&gt;` and `&amp;` (and nothing else: `&copy;` typed by a person stays)."""
+    for entity, char in _SLACK_ENTITIES:
+        text = text.replace(entity, char)
+    return text
+
+
+def _token(inner: str, user_name: Callable[[str], str | None]) -> str:
+    target, _, label = inner.partition("|")
+    label = unescape_slack(label)
+    if target.startswith("@"):  # <@U123> or <@U123|name>
+        return "@" + (user_name(target[1:]) or label or target[1:])
+    if target.startswith("#"):  # <#C123|general>
+        return "#" + (label or target[1:])
+    if target.startswith("!"):  # <!here>, <!subteam^S1|@team>, <!date^…|fallback>
+        special = target[1:].split("^")[0]
+        if special in ("here", "channel", "everyone"):
+            return "@" + special
+        return label or "@" + special
+    url = unescape_slack(target)
+    if url.startswith("mailto:"):
+        return label or url.removeprefix("mailto:")
+    if not label or label == url:
+        return url
+    return f"[{label}]({url})"  # article bodies are Markdown: the link keeps its label
+
+
+def decode_message(text: str, *, user_name: Callable[[str], str | None] = lambda _id: None) -> str:
+    """A message event's `text` as the person typed it: entities decoded, `<@U…>` mentions resolved to
+    `@Name` through `user_name` (None keeps the id), channels as `#name`, links as `url` or `[label](url)`.
+
+    Store this, not the raw markup; escape again only where the text is shown (`escape_mrkdwn`, HTML)."""
+    out: list[str] = []
+    end = 0
+    for m in _MARKUP.finditer(text):
+        out.append(unescape_slack(text[end:m.start()]))
+        out.append(_token(m.group(1), user_name))
+        end = m.end()
+    out.append(unescape_slack(text[end:]))
+    return "".join(out)

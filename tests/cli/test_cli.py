@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from tests.factories import REFUND_FACT, conversation
+from tests.support.factories import REFUND_FACT, conversation
 
 runner = CliRunner()
 

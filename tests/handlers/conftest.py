@@ -1,4 +1,4 @@
-"""Fixtures of the Slack scenario tests; the harness itself is in `harness.py`."""
+"""Fixtures of the Slack scenario tests; the harness itself is in `tests/support/harness.py`."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 
+from bot.app import create_app
 from bot.services import Services
 from bot.services.threads import ItemInfo
 from bot.settings import Settings
-from tests.factories import conversation, load, seed_kb
-from bot.app import create_app
-from tests.handlers.harness import REVIEW, SECRET, Harness, MockSlack, post_items
+from tests.support.factories import conversation, load, seed_kb
+from tests.support.harness import REVIEW, SECRET, Harness, post_items
+from tests.support.mock_slack import MockSlack
 
 
 @pytest.fixture
@@ -49,5 +50,3 @@ def world(services: Services, tmp_path: Path, slack: MockSlack) -> dict[str, Ite
     ])
     seed_kb(services)
     return post_items(services, slack, ["c1", "c2", "c3"])
-
-

@@ -10,8 +10,8 @@ from bot.services.authoring import publish, suggest_outline, write_draft
 from bot.services.conversations import resolve
 from bot.services.gaps import flag
 from storage.models import Digest, DigestItem
-from tests.factories import conversation, load, seed_kb
-from tests.handlers.harness import ANA, BEN, REVIEW, Harness, texts
+from tests.support.factories import conversation, load, seed_kb
+from tests.support.harness import ANA, BEN, REVIEW, Harness, texts
 
 
 @pytest.fixture

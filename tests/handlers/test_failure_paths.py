@@ -9,8 +9,8 @@ from bot.errors import LLMError
 from bot.services.authoring import edit_draft
 from handlers.ids import ActionId, InputId
 from storage.models import Gap
-from tests.factories import REFUND_FACT
-from tests.handlers.harness import ANA, REVIEW, Harness, texts, wait
+from tests.support.factories import REFUND_FACT
+from tests.support.harness import ANA, REVIEW, Harness, texts, wait
 
 
 def _gap(harness: Harness) -> Gap:
@@ -43,20 +43,10 @@ def test_failed_verdict_offers_edit_and_retry(harness: Harness, world) -> None: 
     assert _gap(harness).state == GapState.DRAFTING
 
 
-def test_a_model_error_shows_in_place_with_a_retry_button(harness: Harness, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_model_error_shows_in_place_with_a_retry_button(harness: Harness, world, fake_llm) -> None:  # type: ignore[no-untyped-def]
     item = world["c1"]
     gap_msg = harness.flag(item)
-    llm = harness.services.llm
-    real_draft = llm.draft
-    calls = []
-
-    def flaky_draft(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(1)
-        if len(calls) == 1:
-            raise LLMError("The model timed out; nothing was changed.")
-        return real_draft(*args, **kwargs)
-
-    monkeypatch.setattr(llm, "draft", flaky_draft)
+    fake_llm.enqueue("draft", LLMError("The model timed out; nothing was changed."))  # then the offline model
     harness.click(REVIEW, gap_msg["ts"], ActionId.WRITE_DRAFT)
     error = harness.thread_with(item, "The model timed out")
     assert "Writing the draft" not in texts(error)  # the placeholder itself became the error
@@ -65,4 +55,4 @@ def test_a_model_error_shows_in_place_with_a_retry_button(harness: Harness, worl
     harness.click(REVIEW, error["ts"], ActionId.RETRY)
     wait(lambda: "Retried by" in texts(harness.message(REVIEW, error["ts"])), what="the retry notice")
     draft = harness.thread_with(item, "Draft for gap #")
-    assert REFUND_FACT in texts(draft) and len(calls) == 2
+    assert REFUND_FACT in texts(draft) and len(fake_llm.calls_to("draft")) == 2

@@ -12,7 +12,7 @@ from bot.services.regression import RegressionResult
 from handlers import flows
 from handlers.ids import ActionId, InputId, ViewId
 from storage.models import Draft, Gap, GapNote
-from tests.handlers.harness import ANA, BEN, REVIEW, SECRET, Harness, event_request, texts, wait
+from tests.support.harness import ANA, BEN, REVIEW, SECRET, Harness, event_request, texts, wait
 
 
 def _gap(harness: Harness) -> Gap:

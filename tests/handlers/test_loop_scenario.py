@@ -3,7 +3,7 @@ thread reply becomes a note → write draft → shadow test → publish → PASS
 
 from __future__ import annotations
 
-from tests.handlers.harness import ANA, BEN, REVIEW, Harness, texts, wait
+from tests.support.harness import ANA, BEN, REVIEW, Harness, texts, wait
 from sqlalchemy import func, select
 
 from bot.domain import GapState, ReviewStatus

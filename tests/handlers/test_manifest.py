@@ -12,7 +12,7 @@ import yaml
 
 from handlers import register_handlers
 from handlers.ids import ActionId, ViewId
-from tests.handlers.harness import ANA, REVIEW, Harness
+from tests.support.harness import ANA, REVIEW, Harness
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
 MODALS_WITH_SUBMIT = {ViewId.EDIT_DRAFT, ViewId.EDIT_OUTLINE}  # the conversation modal is read-only

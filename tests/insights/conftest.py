@@ -1,4 +1,4 @@
-"""The insight tests share one world of known loop history: see `tests/insights/world.py`."""
+"""The insight tests share one world of known loop history: see `tests/support/world.py`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.services import Services
-from tests.insights.world import World, build_world
+from tests.support.world import World, build_world
 
 
 @pytest.fixture

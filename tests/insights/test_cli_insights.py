@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.errors import InvalidInput
-from tests.insights.world import NOW
+from tests.support.world import NOW
 
 runner = CliRunner()
 

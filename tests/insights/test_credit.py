@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.services.credit import opt_out_ids, team_streak, weekly_credit
-from tests.insights.world import NOW, t
+from tests.support.world import NOW, t
 
 W48, W49, W47 = dt.date(2026, 11, 23), dt.date(2026, 11, 30), dt.date(2026, 11, 16)
 

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from bot.services.recurrence import recurrence_counts, scan_recurrences
 from storage.models import AuditEvent, Gap, GapConversation
-from tests.insights.world import NOW, t
+from tests.support.world import NOW, t
 
 
 def links(world) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
@@ -76,7 +76,7 @@ def test_recurrence_counts_by_when_they_were_found(world) -> None:
 
 def test_nothing_to_watch_before_any_gap_is_verified(services, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from bot.services.gaps import flag
-    from tests.factories import conversation, load
+    from tests.support.factories import conversation, load
 
     load(services, tmp_path, [conversation("c1", gap=True), conversation("c2", gap=True)])
     flag(services, conversation_id=1, user="ann")

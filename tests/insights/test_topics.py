@@ -9,7 +9,7 @@ from pydantic import SecretStr
 from bot.services.topics import OpenAIEmbedder, build_embedder, build_index, list_topics, rank_topics
 from bot.settings import Settings
 from storage.models import Gap
-from tests.insights.world import NOW
+from tests.support.world import NOW
 
 
 def groups(world, topics) -> set[frozenset[str]]:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from matplotlib.image import imread
 from bot.services.recurrence import scan_recurrences
 from bot.services.stats import wilson_interval
 from bot.services.trend import FUNNEL, render_trend_chart, trend_figure, weekly_trend
-from tests.insights.world import NOW, t
+from tests.support.world import NOW, t
 
 
 @pytest.fixture

@@ -1,14 +1,13 @@
-"""The insights in Slack, on the known world of `tests/insights/world.py` (topics, fixes, recurrences, credit), its
+"""The insights in Slack, on the known world of `tests/support/world.py` (topics, fixes, recurrences, credit), its
 people renamed to Slack user ids so credit and notices really mention them, and every gap given a thread in the
 review channel of a running mock Slack Web API.
 
-    world.gap["r1"]          # gap ids, as in world.py
+    world.gap["r1"]          # gap ids, as in tests/support/world.py
     threads[world.gap["p1"]] # (channel, thread_ts) of the gap's thread in the mock
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,13 +21,9 @@ from bot.services.threads import attach_thread
 from bot.settings import Settings
 from bot.slack.client import make_web_client
 from storage.models import AuditEvent, DigestItem, Draft, Gap, GapFlagger, GapNote
-from tests.insights.world import World, build_world
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "slack"))  # mock_slack imports block_rules bare
-
-from mock_slack import MockSlack  # noqa: E402
-
-from tests.handlers.harness import SECRET, Harness  # noqa: E402
+from tests.support.harness import SECRET, Harness
+from tests.support.mock_slack import MockSlack
+from tests.support.world import World, build_world
 
 REVIEW, STATS = "C0REVIEW", "C0STATS"
 ANN, BOB, CAT, DAN = "U0ANN", "U0BOB", "U0CAT", "U0DAN"

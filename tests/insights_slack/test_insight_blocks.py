@@ -3,7 +3,7 @@ limits held at any size, mentions only for real user ids, hostile labels inert."
 
 from __future__ import annotations
 
-from blockkit import action_ids, all_text, message_dict, mrkdwn_texts, view_dict
+from tests.support.blockkit import action_ids, all_text, message_dict, mrkdwn_texts, view_dict
 
 from bot.blocks import (
     build_draft_reminder,

@@ -8,12 +8,13 @@ Known world: refunds (r1) fixed 11-16 by bob, then rr1, rr2, rr4 went wrong (imp
 from __future__ import annotations
 
 import bot.jobs as jobs
-from bot.services.digest import stats_view
+from bot.present import stats_view
+from bot.services.digest import stats_detail
 from bot.services.stats import weekly_stats
 from storage.models import JobClaim
-from tests.handlers.harness import texts
-from tests.insights.world import NOW, World, t
 from tests.insights_slack.conftest import BOB, REVIEW
+from tests.support.harness import texts
+from tests.support.world import NOW, World, t
 
 
 def replies(slack, thread: tuple[str, str]) -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
@@ -51,10 +52,15 @@ def test_the_scan_starts_where_the_last_one_did(world: World, threads, client, s
     assert len(replies(slack, threads[world.gap["p1"]])) == 1
     assert {c.params["channel"] for c in slack.calls_to("chat.postMessage")} == {REVIEW}
     # counted in the stats of the week they were found
-    assert stats_view(world.services, weekly_stats(world.services, now=NOW, weeks=1)).current.recurrences == 4
+    assert week_recurrences(world) == 4
+
+
+def week_recurrences(world: World) -> int:
+    detail = stats_detail(world.services, weekly_stats(world.services, now=NOW, weeks=1))
+    return stats_view(detail).current.recurrences
 
 
 def test_a_fixed_gap_without_a_thread_is_linked_but_not_posted(world: World, client, slack) -> None:  # type: ignore[no-untyped-def]
     assert jobs.recurrence_job(world.services, client, now=NOW) == 0  # no `threads` fixture: nowhere to post
     assert slack.calls_to("chat.postMessage") == []
-    assert stats_view(world.services, weekly_stats(world.services, now=NOW, weeks=1)).current.recurrences == 1
+    assert week_recurrences(world) == 1

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.handlers.harness import Harness, texts
-from tests.insights.world import World
+from tests.support.harness import Harness, texts
+from tests.support.world import World
 from tests.insights_slack.conftest import ANN, BOB
 
 ORDER = ("p1", "r1", "s1", "d1")  # topic ids are their smallest gap ids

@@ -15,8 +15,8 @@ import bot.jobs as jobs
 from bot.services.authoring import publish, write_draft
 from bot.services.recurrence import scan_recurrences
 from bot.services.topics import rank_topics
-from tests.handlers.harness import texts
-from tests.insights.world import World, t
+from tests.support.harness import texts
+from tests.support.world import World, t
 from tests.insights_slack.conftest import ANN, BOB, CAT, DAN, STATS
 
 MONDAY = t("2026-11-30 09:00")

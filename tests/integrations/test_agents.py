@@ -15,12 +15,13 @@ import responses
 from bot.agents import RagAgent
 from bot.errors import AgentError, ConfigError
 from bot.integrations import agents as agents_mod
-from bot.integrations.agents import (HttpAgent, OpenAICompatibleAgent, PythonAgent, build_agent_from_settings,
-                                     knowledge_block)
+from bot.integrations.agents import HttpAgent, OpenAICompatibleAgent, PythonAgent, build_agent, knowledge_block
 from bot.kb.search import ExtraDoc, Hit
 from bot.llm.base import Turn
 from bot.llm.offline import OfflineLLM
-from tests.integrations.conftest import CUSTOMER_TEXT, HISTORY, SECRET, FakeKB
+from bot.publishers import BuiltinPublisher
+from bot.services import build_services
+from tests.support.connectors import CUSTOMER_TEXT, HISTORY, SECRET, FakeKB
 
 URL = "https://agent.example/reply"
 DRAFT = ExtraDoc(title="Refund times", body="Refunds reach your card within 5 business days.")
@@ -183,40 +184,53 @@ def _entry_points(monkeypatch, *eps: EntryPoint) -> None:
     monkeypatch.setattr(integrations, "entry_points", lambda group: [e for e in eps if e.group == group])
 
 
-def test_build_agent_from_settings_picks_each_kind(conf, monkeypatch, team_module) -> None:
+def test_build_agent_picks_each_kind(conf, monkeypatch, team_module) -> None:
     llm = OfflineLLM()
-    assert isinstance(build_agent_from_settings(conf(), llm), RagAgent)
-    assert isinstance(build_agent_from_settings(conf(agent="http", agent_url=URL), llm), HttpAgent)
-    assert isinstance(build_agent_from_settings(conf(agent="openai"), llm), OpenAICompatibleAgent)
-    python = build_agent_from_settings(conf(agent="python", agent_callable="team_agent:answer"), llm)
+    assert isinstance(build_agent(conf(), llm), RagAgent)
+    assert isinstance(build_agent(conf(agent="http", agent_url=URL), llm), HttpAgent)
+    assert isinstance(build_agent(conf(agent="openai"), llm), OpenAICompatibleAgent)
+    python = build_agent(conf(agent="python", agent_callable="team_agent:answer"), llm)
     assert isinstance(python, PythonAgent) and python.fn is team_module.answer
     _entry_points(monkeypatch, EntryPoint("acme", "team_agent:answer", "flywheel.agents"))
-    plugged = build_agent_from_settings(conf(agent="acme"), llm)
+    plugged = build_agent(conf(agent="acme"), llm)
     assert isinstance(plugged, PythonAgent) and plugged.name == "acme"
-    by_name = build_agent_from_settings(conf(agent="python", agent_callable="acme"), llm)
+    by_name = build_agent(conf(agent="python", agent_callable="acme"), llm)
     assert by_name.fn is team_module.answer  # type: ignore[attr-defined]
     _entry_points(monkeypatch, EntryPoint("full", "team_agent:instance", "flywheel.agents"))
-    assert build_agent_from_settings(conf(agent="full"), llm) is team_module.instance  # a whole Agent
+    assert build_agent(conf(agent="full"), llm) is team_module.instance  # a whole Agent
 
 
 def test_build_agent_errors_are_actionable(conf, monkeypatch) -> None:
     _entry_points(monkeypatch, EntryPoint("acme", "nowhere_module:fn", "flywheel.agents"))
     with pytest.raises(ConfigError, match="FLYWHEEL_AGENT_URL"):
-        build_agent_from_settings(conf(agent="http"), None)
+        build_agent(conf(agent="http"), None)
     with pytest.raises(ConfigError, match="FLYWHEEL_AGENT_CALLABLE"):
-        build_agent_from_settings(conf(agent="python"), None)
+        build_agent(conf(agent="python"), None)
     with pytest.raises(ConfigError, match="Unknown connector 'nope'.*builtin, http, openai, python, acme"):
-        build_agent_from_settings(conf(agent="nope"), None)
+        build_agent(conf(agent="nope"), None)
     with pytest.raises(ConfigError, match="could not be loaded"):
-        build_agent_from_settings(conf(agent="acme"), None)
+        build_agent(conf(agent="acme"), None)
     with pytest.raises(ConfigError, match="http:// or https://"):
-        build_agent_from_settings(conf(agent="http", agent_url="ftp://x"), None)
+        build_agent(conf(agent="http", agent_url="ftp://x"), None)
 
 
-def test_the_main_settings_agent_name_wins(monkeypatch) -> None:
-    class Main:  # what bot.settings.Settings looks like once it has the `agent` field
-        agent = "http"
-
-    monkeypatch.setenv("FLYWHEEL_AGENT_URL", URL)
-    assert isinstance(build_agent_from_settings(Main(), None), HttpAgent)
+def test_services_carry_the_one_connector_settings_object(conf, settings, engine, monkeypatch) -> None:
+    """Configured by passing settings, not the environment; nothing re-reads the environment later."""
+    monkeypatch.setenv("FLYWHEEL_AGENT_URL", "https://not-this.example/reply")  # must be ignored
+    monkeypatch.setenv("FLYWHEEL_PUBLISHER", "webhook")  # must be ignored too
+    given = conf(agent="http", agent_url=URL, publisher="builtin")
+    svc = build_services(settings, engine=engine, llm=OfflineLLM(), integrations=given)
+    assert svc.integrations is given
+    assert isinstance(svc.agent, HttpAgent) and svc.agent.url == URL
+    assert isinstance(svc.publisher, BuiltinPublisher)
     assert agents_mod.BUILTIN_AGENTS == ("builtin", "http", "openai", "python")
+
+
+def test_the_edge_reads_the_environment_once_with_the_main_connector_names(settings, engine, monkeypatch) -> None:
+    monkeypatch.setenv("FLYWHEEL_AGENT_URL", URL)
+    monkeypatch.setenv("FLYWHEEL_AGENT", "openai")  # the main Settings' name wins (they can't disagree)
+    svc = build_services(settings.model_copy(update={"agent": "http"}), engine=engine, llm=OfflineLLM())
+    assert isinstance(svc.agent, HttpAgent) and svc.agent.url == URL
+    assert svc.integrations.agent == "http" and svc.integrations.agent_url == URL
+    monkeypatch.setenv("FLYWHEEL_AGENT_URL", "https://later.example/reply")
+    assert svc.integrations.agent_url == URL  # read once: a later change of the environment is not seen

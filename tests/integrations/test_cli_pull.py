@@ -8,7 +8,7 @@ import responses
 from typer.testing import CliRunner
 
 from bot.cli import app
-from tests.integrations.conftest import SECRET
+from tests.support.connectors import SECRET
 
 ZD = "https://support.acme.test"
 runner = CliRunner()

@@ -22,7 +22,7 @@ from bot.publishers import ArticleToPublish
 from bot.publishers.intercom import IntercomPublisher
 from bot.publishers.webhook import WebhookPublisher
 from bot.publishers.zendesk import ZendeskPublisher
-from tests.integrations.conftest import CUSTOMER_TEXT, HISTORY, SECRET, FakeKB
+from tests.support.connectors import CUSTOMER_TEXT, HISTORY, SECRET, FakeKB
 
 ZD, IC = "https://acme.zendesk.com", "https://api.intercom.io"
 ARTICLE = ArticleToPublish(slug="refund-times", title="Refund times", body="Refunds take 5 business days.", gap_id=7)

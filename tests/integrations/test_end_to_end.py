@@ -26,8 +26,8 @@ from bot.services.conversations import resolve
 from bot.services.gaps import flag
 from bot.services.replay import replay
 from storage.models import Article, Gap
-from tests.factories import REFUND_FACT, conversation, load, seed_kb
-from tests.integrations.conftest import SECRET
+from tests.support.connectors import SECRET
+from tests.support.factories import REFUND_FACT, conversation, load, seed_kb
 
 AGENT_URL = "https://agent.acme.test/v1/reply"
 DONT_KNOW = "I'm sorry, I don't have information about that."

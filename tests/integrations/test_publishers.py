@@ -17,13 +17,13 @@ import responses
 
 from bot.errors import ConfigError, PublishError
 from bot.kb.markdown import parse_markdown
-from bot.publishers import ArticleToPublish, BuiltinPublisher, build_publisher
+from bot.publishers import ArticleToPublish, BuiltinPublisher
 from bot.publishers.intercom import IntercomPublisher
 from bot.publishers.markdown import MarkdownPublisher
-from bot.publishers.registry import load_publisher
+from bot.publishers.registry import build_publisher, load_publisher
 from bot.publishers.webhook import WebhookPublisher, verify
 from bot.publishers.zendesk import ZendeskPublisher
-from tests.integrations.conftest import SECRET
+from tests.support.connectors import SECRET
 
 NOW = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
 ART = ArticleToPublish(slug="refund-times", title="Refund times", body="# Refunds\n\nRefunds take **5 business days**.",

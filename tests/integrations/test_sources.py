@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.integrations.http import SourceError
 from bot.integrations.sources import IntercomSource, ZendeskSource, build_source, load_cursor, pull
 from storage.models import Conversation
-from tests.integrations.conftest import SECRET
+from tests.support.connectors import SECRET
 
 ZD, IC = "https://acme.zendesk.com", "https://api.intercom.io"
 NOW = 1_800_000_000
@@ -212,14 +212,16 @@ def test_source_entry_points_use_the_same_cursor_machinery(services, monkeypatch
 
     (tmp_path / "team_source.py").write_text(
         "from bot.integrations.sources import Batch\n"
-        "class Freshdesk:\n    name = 'freshdesk'\n    def __init__(self, settings):\n        self.seen = []\n"
+        "class Freshdesk:\n    name = 'freshdesk'\n"
+        "    def __init__(self, settings):\n        self.seen, self.settings = [], settings\n"
         "    def fetch(self, cursor):\n        self.seen.append(cursor)\n"
         "        yield Batch([{'id': 'f1', 'messages': [{'role': 'customer', 'text': 'Hi'}]},\n"
         "                     {'id': 'f2', 'messages': []}], 'p1')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     eps = [EntryPoint("freshdesk", "team_source:Freshdesk", "flywheel.sources")]
     monkeypatch.setattr(integrations, "entry_points", lambda group: [e for e in eps if e.group == group])
-    source = build_source("freshdesk", object())
+    source = build_source("freshdesk", services.integrations)
+    assert source.settings is services.integrations  # type: ignore[attr-defined]  # the connector settings
     report = pull(services, source)
     assert report.added == 1 and report.bad == ['f2: "messages" is required and must be a non-empty list']
     assert load_cursor(services, "freshdesk") == "p1"

@@ -12,17 +12,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.app import create_app, make_group_resolver
+from bot.app import create_app
 from bot.blocks import build_error_message
 from bot.blocks.models import ErrorView
 from bot.slack.client import make_web_client
+from bot.slack.groups import make_group_resolver
 from handlers.ids import ActionId
 from storage.models import Article, Gap, ProcessedEvent
-from tests.handlers.harness import ANA, BEN, REVIEW, SECRET, Harness, find_element, texts, wait
-from tests.reliability.conftest import BOT_TOKEN
-from tests.reliability.helpers import count, reaction
-
-from signing import command_fields, command_request, event_request, interaction_request  # noqa: E402
+from tests.support.harness import ANA, BEN, REVIEW, SECRET, Harness, find_element, texts, wait
+from tests.support.reliability import BOT_TOKEN, count, reaction
+from tests.support.signing import command_fields, command_request, event_request, interaction_request
 
 ADMIN = "UADMIN001"
 

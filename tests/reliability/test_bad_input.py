@@ -15,15 +15,14 @@ import pytest
 from sqlalchemy import delete, select
 
 from bot.server import make_server
-from bot.services.digest import post_digest
 from bot.slack.client import make_web_client
+from bot.slack.digest import post_digest
 from handlers.ids import ActionId
 from storage.models import AuditEvent, Gap, GapConversation, GapFlagger, GapNote, Outline
-from tests.factories import conversation, load
-from tests.handlers.harness import ANA, BEN, REVIEW, SECRET, texts, wait
-from tests.reliability.helpers import count, reaction, reply
-
-from signing import event_request, interaction_request, sign  # noqa: E402
+from tests.support.factories import conversation, load
+from tests.support.harness import ANA, BEN, REVIEW, SECRET, texts, wait
+from tests.support.reliability import count, reaction, reply
+from tests.support.signing import event_request, interaction_request, sign
 
 
 @pytest.fixture
@@ -48,7 +47,7 @@ def post(url: str, signed) -> int:  # type: ignore[no-untyped-def]
 def test_a_garbage_body_is_400_and_the_next_request_works(url, harness, world, tally, body) -> None:  # type: ignore[no-untyped-def]
     kind = "application/json" if body.startswith("{") else "application/x-www-form-urlencoded"
     assert post(url, sign(body, secret=SECRET, content_type=kind)) == 400
-    assert post(url, sign(body, secret="forged", content_type=kind)) == 400  # never a 500, signed or not
+    assert post(url, sign(body, secret="forged", content_type=kind)) == 401  # unsigned: refused unparsed, never 500
     tally.fault("garbage body", 2)
     assert post(url, event_request(reaction(world["c1"], user=ANA), secret=SECRET)) == 200
     harness.thread_with(world["c1"], "Suggested article")

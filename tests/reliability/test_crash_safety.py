@@ -15,8 +15,8 @@ from bot.domain import GapState
 from bot.services import Services, authoring, gaps
 from bot.services.conversations import resolve
 from storage.models import Article, ArticleVersion, AuditEvent, Gap, RegressionCase, ReplayRun
-from tests.factories import conversation, load, seed_kb
-from tests.reliability.helpers import at_once, count
+from tests.support.factories import conversation, load, seed_kb
+from tests.support.reliability import at_once, count
 
 
 class Crash(BaseException):
@@ -101,7 +101,7 @@ def test_a_crash_before_the_verdict_is_finished_at_boot(services, drafted, db_ur
 
 
 def test_two_publishes_at_once_publish_once(services, drafted, db_url_engine, tally) -> None:  # type: ignore[no-untyped-def]
-    from tests.reliability.helpers import instance
+    from tests.support.reliability import instance
 
     articles, versions = count(services, Article), count(services, ArticleVersion)
     with instance(db_url_engine[0], services.settings) as other:

@@ -1,7 +1,7 @@
 """The database locked or briefly gone: SQLite waits out another writer's lock (busy_timeout); on PostgreSQL a
-pooled connection the server killed is replaced (`pool_pre_ping`), /healthz says 503 while the server is
-unreachable, an event arriving then is refused with 503 so Slack delivers it again, and that redelivery is
-processed once when the database is back."""
+pooled connection the server killed is replaced (`pool_pre_ping`). On both backends, while the database is
+unreachable /healthz says 503 and an event arriving then is refused with 503 so Slack delivers it again, and
+that redelivery is processed once when the database is back."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from bot.services import Services, gaps
 from bot.slack.client import make_web_client
 from storage.models import Gap, ProcessedEvent
 from tests.conftest import PG_URL
-from tests.handlers.harness import ANA, Harness
-from tests.reliability.faults import TcpProxy
-from tests.reliability.helpers import count, deliveries, instance, reaction
+from tests.support.faults import database_outage
+from tests.support.harness import ANA, Harness
+from tests.support.reliability import count, deliveries, instance, reaction
 
 
 def backend(db_url_engine: Any) -> str:
@@ -69,32 +69,27 @@ def test_a_connection_killed_by_postgres_is_replaced(services, world, db_url_eng
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != victim
 
 
-def test_postgres_unreachable_then_back(services, world, db_url_engine, slack, tally) -> None:  # type: ignore[no-untyped-def]
-    if backend(db_url_engine) != "postgresql":
-        pytest.skip("a network cut between the bot and its PostgreSQL server")
-    url = make_url(db_url_engine[0])
-    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
-    try:
-        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-        with instance(proxied, services.settings) as bot:
-            app = create_app(bot.settings, bot, client=make_web_client(bot.settings))
-            harness = Harness(app, slack, bot)
+def test_the_database_unreachable_then_back(services, world, db_url_engine, slack, tally) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL behind a cut network link; SQLite whose disk went away (see `database_outage`)."""
+    with database_outage(db_url_engine[0]) as outage, instance(outage.url, services.settings) as bot:
+        app = create_app(bot.settings, bot, client=make_web_client(bot.settings))
+        harness = Harness(app, slack, bot)
+        try:
             assert health(app, bot).startswith("200")
             first, retry = deliveries(reaction(world["c1"], user=ANA), retries=1)
 
-            proxy.cut()
-            tally.fault("postgres unreachable")
+            outage.cut(bot.engine)
+            tally.fault(f"{backend(db_url_engine)} unreachable")
             assert health(app, bot).startswith("503")
             assert harness.dispatch(first).status == 503  # not recorded: Slack will deliver it again
-            assert count(services, ProcessedEvent) == 0
 
-            proxy.restore()
+            outage.restore()
+            assert count(services, ProcessedEvent) == 0 and count(services, Gap) == 0
             assert health(app, bot).startswith("200")
             assert harness.dispatch(retry).status == 200
             tally.replayed(1)
             harness.thread_with(world["c1"], "Suggested article")
+        finally:
             harness.drain()
-    finally:
-        proxy.close()
     assert tally.expect("gaps", expected=1, got=count(services, Gap)) == 1
     assert count(services, ProcessedEvent) == 1

@@ -12,12 +12,12 @@ from sqlalchemy import event
 
 import bot.jobs as jobs
 from bot.services import Services, gaps
-from bot.services.digest import PACE_SECONDS, catch_up, post_digest
 from bot.slack.client import make_web_client
+from bot.slack.digest import PACE_SECONDS, catch_up, post_digest
 from storage.models import AuditEvent, Gap, GapFlagger, GapNote, JobClaim, ProcessedEvent
-from tests.factories import conversation, load
-from tests.handlers.harness import ANA, BEN, REVIEW, wait
-from tests.reliability.helpers import at_once, count, deliveries, instance, reaction, reply, thread_texts
+from tests.support.factories import conversation, load
+from tests.support.harness import ANA, BEN, REVIEW, wait
+from tests.support.reliability import at_once, count, deliveries, instance, reaction, reply, thread_texts
 
 CAROL = "UCAROL003"
 
@@ -36,6 +36,24 @@ def test_an_event_redelivered_three_times_is_processed_once(harness, world, tall
     assert tally.expect("gaps", expected=1, got=count(harness.services, Gap)) == 1
     assert tally.expect("outline messages", expected=1, got=outlines(harness, item)) == 1
     assert count(harness.services, ProcessedEvent) == 1
+
+
+def test_a_late_retry_after_the_flag_was_withdrawn_does_not_flag_again(harness, world, tally) -> None:  # type: ignore[no-untyped-def]
+    """Flagging is idempotent while the gap is open, so the test above passes even without the event dedupe.
+    This one does not: flag, withdraw the flag (the gap is dismissed), then Slack's late retry of the first
+    reaction (same event_id) arrives. Processed again, it would open a second gap."""
+    item = world["c1"]
+    first, late_retry = deliveries(reaction(item, user=ANA), retries=1)
+    assert harness.dispatch(first).status == 200
+    harness.thread_with(item, "Suggested article")
+    assert harness.react("books", item, user=ANA, removed=True).status == 200
+    harness.thread_with(item, "removed the flag")
+    assert harness.dispatch(late_retry).status == 200
+    tally.replayed(1)
+    harness.drain()
+    assert tally.expect("gaps", expected=1, got=count(harness.services, Gap)) == 1
+    assert count(harness.services, Gap, Gap.state == "dismissed") == 1
+    assert tally.expect("outline messages", expected=1, got=outlines(harness, item)) == 1
 
 
 def test_redeliveries_at_once_on_two_instances(make_harness, services, world, db_url_engine, tally) -> None:  # type: ignore[no-untyped-def]
@@ -115,7 +133,7 @@ def many(services: Services, tmp_path: Path) -> Services:
 
 
 def test_two_instances_post_the_digest_once(many, db_url_engine, slack, tally, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr("bot.services.digest.PACE_SECONDS", 0.0)
+    monkeypatch.setattr("bot.slack.digest.PACE_SECONDS", 0.0)
     day, size = dt.date(2026, 11, 20), many.settings.digest_size
     with instance(db_url_engine[0], many.settings) as other:
         clients = [make_web_client(many.settings), make_web_client(other.settings)]

@@ -5,20 +5,18 @@ the verdict. (The service-level twin: tests/services/test_hostile_content.py.)""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from bot.services import Services, authoring
-from bot.services.digest import post_digest
 from bot.slack.client import make_web_client
+from bot.slack.digest import post_digest
 from handlers.ids import ActionId
 from storage.models import Gap
-from tests.factories import conversation, load, seed_kb
-from tests.handlers.harness import REVIEW, Harness, texts
-from tests.reliability.helpers import reaction
+from tests.support.factories import conversation, load, seed_kb
+from tests.support.harness import REVIEW, Harness, texts
 
 EMAIL, CARD, TOKEN = "jane.doe@example.com", "4111 1111 1111 1111", "xoxb-1234567890-abcdefghijkl"
 HOSTILE = (f"<!channel> @here see <https://evil.example|click here> — mail me at {EMAIL}, card {CARD}, "
@@ -95,7 +93,7 @@ def test_the_digest_and_the_flag_flow_carry_no_live_ping_link_or_pii(evil, make_
 
 
 def test_injection_cannot_flip_the_verdict_through_slack(evil, make_harness, slack, tally) -> None:  # type: ignore[no-untyped-def]
-    from tests.handlers.harness import post_items
+    from tests.support.harness import post_items
 
     harness: Harness = make_harness(evil)
     item = post_items(evil, slack, ["evil"])["evil"]

@@ -16,9 +16,9 @@ from bot.llm.offline import OfflineLLM
 from bot.services import build_services
 from handlers.ids import ActionId
 from storage.models import Article, Draft, Gap, Outline, ReplayRun
-from tests.handlers.harness import REVIEW, find_element, texts, wait
-from tests.llm.test_openai_llm import FakeAPI, api_error, completion, make_llm
-from tests.reliability.helpers import count
+from tests.support.harness import REVIEW, find_element, texts, wait
+from tests.support.openai_api import FakeAPI, api_error, completion, make_llm
+from tests.support.reliability import count
 
 FAILURES = {  # name → (scripted reply, what the thread says)
     "timeout": (httpx2.ReadTimeout("read timed out"), "did not answer within"),

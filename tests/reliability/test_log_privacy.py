@@ -10,16 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.services.digest import post_digest
 from bot.services.threads import find_item
 from bot.slack.client import make_web_client
+from bot.slack.digest import post_digest
 from handlers.ids import ActionId
-from tests.factories import conversation, load, seed_kb
-from tests.handlers.harness import ANA, BEN, REVIEW, SECRET
-from tests.reliability.conftest import BOT_TOKEN
-from tests.reliability.helpers import reply
-
-from signing import event_request  # noqa: E402
+from tests.support.factories import conversation, load, seed_kb
+from tests.support.harness import ANA, BEN, REVIEW, SECRET
+from tests.support.reliability import BOT_TOKEN, reply
+from tests.support.signing import event_request
 
 QUESTION = "How long does a refund to my credit card take, zebra-quartz, after I return an item?"
 HUMAN = "Refunds to a credit card are issued within 5 business days, narwhal-garnet."
@@ -69,7 +67,8 @@ def test_a_whole_scenario_logs_no_text_token_or_secret(services, make_harness, s
     names = {r.name for r in caplog.records}
     assert "slack_sdk.web.base_client" in names and any(n.startswith(("slack_bolt", "flywheel")) for n in names)
     assert any("Sending a request" in r.getMessage() for r in caplog.records)  # DEBUG really was on
-    assert any("Invalid request signature" in r.getMessage() for r in caplog.records)
+    refusals = ("Invalid request signature", "slack request refused")  # Bolt's verifier, or bot.slack.verify's
+    assert any(m in r.getMessage() for r in caplog.records for m in refusals)  # the forged request was logged
     logged = caplog.text + "\n".join(f"{r.getMessage()} {r.args!r}" for r in caplog.records)
     for fragment in SECRETS:
         assert fragment not in logged, fragment

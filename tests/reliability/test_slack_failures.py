@@ -17,12 +17,11 @@ import bot.jobs as jobs
 from bot.slack.client import make_web_client, post_message
 from handlers.ids import ActionId
 from storage.models import Draft, Gap
-from tests.factories import conversation, load
-from tests.handlers.harness import REVIEW, texts
-from tests.reliability.faults import TcpProxy
-from tests.reliability.helpers import count
-
-from signing import command_fields, command_request  # noqa: E402 - on sys.path via the harness
+from tests.support.factories import conversation, load
+from tests.support.faults import TcpProxy
+from tests.support.harness import REVIEW, texts
+from tests.support.reliability import count
+from tests.support.signing import command_fields, command_request
 
 CHANNEL = "C0RELIAB"
 
@@ -97,7 +96,7 @@ def test_digest_now_to_an_archived_channel_answers_the_user(harness, world, tall
 
 def test_the_scheduled_digest_survives_a_refusal_and_runs_next_time(services, tmp_path, slack, caplog, tally,
                                                                       monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr("bot.services.digest.PACE_SECONDS", 0.0)
+    monkeypatch.setattr("bot.slack.digest.PACE_SECONDS", 0.0)
     load(services, tmp_path, [conversation(f"d{i}", gap=i < 2) for i in range(4)])
     services.clock = lambda: dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
     slack.add_channel(REVIEW, is_member=False)

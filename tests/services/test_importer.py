@@ -138,15 +138,15 @@ def test_bad_lines_are_reported_with_line_numbers_and_good_lines_kept(
         b'{"id": "x", "messages": [',  # 2 invalid JSON
         json.dumps({"messages": [{"role": "user", "text": SECRET}]}).encode(),  # 3 missing id
         json.dumps(_conv("r", ("user", SECRET), ("wizard", SECRET))).encode(),  # 4 unknown role
-        b'{"id": "u", "messages": [{"role": "user", "text": "caf\xe9"}]}',  # 5 Latin-1, not UTF-8
+        b'{"id": "u", "messages": [{"role": "user", "text": "caf\xe9"}]}',  # 5 Latin-1 byte: cleaned, kept
         json.dumps({"id": "e", "messages": []}).encode(),  # 6 empty messages
         b"",  # 7 blank: ignored
         json.dumps(_conv("t", ("user", "   "))).encode(),  # 8 empty text
-        json.dumps(_conv("n", ("user", "x"), csat=float("nan"))).encode(),  # 9 NaN is not JSON
+        json.dumps(_conv("n", ("user", "x"), csat=float("nan"))).encode(),  # 9 NaN: emptied, kept
         json.dumps(["not", "an", "object"]).encode(),  # 10
         json.dumps(_conv("ok-2", ("user", "q"), resolved="maybe")).encode(),  # 11 bad boolean
         json.dumps(_conv("ok-3", ("customer", "q"), ("ai", SECRET))).encode(),  # 12
-        json.dumps(_conv("z", ("user", "nul \x00 byte"))).encode(),  # 13 PostgreSQL cannot store NUL
+        json.dumps(_conv("z", ("user", "nul \x00 byte"))).encode(),  # 13 NUL: removed, kept
     ]
     path.write_bytes(b"\n".join(lines) + b"\n")
     caplog.set_level(logging.DEBUG)
@@ -154,21 +154,25 @@ def test_bad_lines_are_reported_with_line_numbers_and_good_lines_kept(
     report = import_file(services, path)
 
     assert not report.ok
-    assert [b.line for b in report.bad_lines] == [2, 3, 4, 5, 6, 8, 9, 10, 11, 13]
+    assert [b.line for b in report.bad_lines] == [2, 3, 4, 6, 8, 10, 11]
     reasons = {b.line: b.reason for b in report.bad_lines}
     assert "invalid JSON" in reasons[2]
     assert '"id"' in reasons[3]
     assert reasons[4].startswith("message 2: unknown role 'wizard'")
-    assert "UTF-8" in reasons[5]
     assert '"messages"' in reasons[6]
     assert reasons[8].startswith('message 1: "text"')
-    assert "NaN" in reasons[9]
     assert '"resolved"' in reasons[11]
-    assert "NUL" in reasons[13]
+    cleaned = {c.line: c.what for c in report.cleaned}
+    assert sorted(cleaned) == [5, 9, 13]
+    assert "not UTF-8" in cleaned[5] and "U+FFFD" in cleaned[5]
+    assert "NaN" in cleaned[9] and "NUL" in cleaned[13]
     assert all(SECRET not in b.reason and "caf" not in b.reason for b in report.bad_lines)
     assert SECRET not in caplog.text
-    assert (report.conversations_added, report.messages_added) == (2, 4)
-    assert _counts(services) == (2, 4)
+    assert (report.conversations_added, report.messages_added) == (5, 7)
+    assert _counts(services) == (5, 7)
+    assert [m.text for m in _load(services, "u")[1]] == ["caf\ufffd"]
+    assert [m.text for m in _load(services, "z")[1]] == ["nul  byte"]
+    assert _load(services, "n")[0].csat is None
 
 
 def test_csv_bad_row_drops_its_conversation_and_names_the_row(services: Services, tmp_path: Path) -> None:
@@ -179,7 +183,7 @@ def test_csv_bad_row_drops_its_conversation_and_names_the_row(services: Services
         b"a,wizard,answer,\n"  # row 3: unknown role
         b"b,user,q,\n"
         b"b,agent,a,high\n"  # row 5: csat not a number (the row that holds it, not the first row)
-        b"c,user,caf\xe9,\n"  # row 6: not UTF-8
+        b"c,user,caf\xe9,\n"  # row 6: not UTF-8: the byte is replaced, the conversation kept
         b",user,orphan,\n"  # row 7: no id
         b"d,user,too,many,fields\n"  # row 8
         b"e,user,fine,\n"
@@ -187,13 +191,14 @@ def test_csv_bad_row_drops_its_conversation_and_names_the_row(services: Services
 
     report = import_file(services, path)
 
-    assert [b.line for b in report.bad_lines] == [3, 5, 6, 7, 8]
+    assert [b.line for b in report.bad_lines] == [3, 5, 7, 8]
     assert "unknown role 'wizard'" in report.bad_lines[0].reason
     assert "'a' was not imported" in report.bad_lines[0].reason
     assert '"csat" must be a number' in report.bad_lines[1].reason
-    assert "UTF-8" in report.bad_lines[2].reason
-    assert "fields" in report.bad_lines[4].reason
-    assert (report.conversations_added, report.messages_added) == (1, 1)
+    assert "fields" in report.bad_lines[3].reason
+    assert [(c.line, "not UTF-8" in c.what) for c in report.cleaned] == [(6, True)]
+    assert (report.conversations_added, report.messages_added) == (2, 2)
+    assert [m.text for m in _load(services, "c")[1]] == ["caf\ufffd"]
     assert _load(services, "e")[0].message_count == 1
 
 

@@ -12,7 +12,7 @@ from bot.services.conversations import resolve
 from bot.services.gaps import add_note, dismiss, flag, reopen, unflag
 from bot.services.regression import run_regressions
 from storage.models import Article, AuditEvent, Gap, GapFlagger, RegressionCase, ReplayRun
-from tests.factories import REFUND_FACT, conversation, load, seed_kb
+from tests.support.factories import REFUND_FACT, conversation, load, seed_kb
 
 
 @pytest.fixture

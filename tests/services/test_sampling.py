@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from bot.services.sampling import create_sample, split_sizes
 from storage.models import Conversation, DigestItem
-from tests.factories import conversation, load
+from tests.support.factories import conversation, load
 
 DAY = dt.date(2026, 11, 24)
 

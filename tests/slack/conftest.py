@@ -1,25 +1,16 @@
-"""Fixtures for Slack tests: a running mock Web API and a client built by `make_web_client`.
-
-tests/ is not a package (and `slack` would clash with slack_sdk's legacy package), so the helper
-modules here (`mock_slack`, `signing`, `block_rules`) are imported by putting this folder on sys.path.
-"""
+"""Fixtures for Slack tests: a running mock Web API (`tests/support/mock_slack.py`) and a client built by
+`make_web_client`."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from slack_sdk import WebClient
 
-if str(Path(__file__).parent) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).parent))
-
-from mock_slack import MockSlack  # noqa: E402
-
-from bot.settings import Settings  # noqa: E402
-from bot.slack.client import make_web_client  # noqa: E402
+from bot.settings import Settings
+from bot.slack.client import make_web_client
+from tests.support.mock_slack import MockSlack
 
 BOT_TOKEN = "xoxb-test-token"
 

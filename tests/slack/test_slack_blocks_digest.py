@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from blockkit import action_ids, all_text, by_action, message_dict
-
 from bot.blocks import build_digest_header, build_digest_item
 from bot.blocks.models import DigestHeaderView, DigestItemView, LoopLine
 from bot.slack.text import ZWJ
 from handlers.ids import ActionId, ItemRef
+from tests.support.blockkit import action_ids, all_text, by_action, message_dict
 
 EVIL = "Hi <!channel> @here see <http://evil.example|your invoice> & mail me: jo@example.com"
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from blockkit import action_ids, all_text, by_action, message_dict, mrkdwn_texts
 
 from bot.blocks import (
     build_draft_messages,
@@ -22,6 +21,7 @@ from bot.blocks.models import (
     VerdictView,
 )
 from handlers.ids import ActionId, DraftRef, GapRef, JoinRef, NewGapRef, RetryRef, TurnRef
+from tests.support.blockkit import action_ids, all_text, by_action, message_dict, mrkdwn_texts
 
 TURNS = [AgentTurnChoice(1, "Hello! How can I help?"), AgentTurnChoice(3, "I'm not sure <!here>, sorry.")]
 OUTLINE = OutlineView(

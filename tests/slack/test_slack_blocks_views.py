@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from blockkit import action_ids, all_text, message_dict, mrkdwn_texts, view_dict
-
 from bot.blocks import (
     build_conversation_modal,
     build_edit_draft_modal,
@@ -28,6 +26,7 @@ from bot.blocks.models import (
     TurnView,
 )
 from handlers.ids import ActionId, InputId, ThreadMeta, ViewId
+from tests.support.blockkit import action_ids, all_text, message_dict, mrkdwn_texts, view_dict
 
 
 def gaps(n: int, **kw: Any) -> list[GapSummary]:

@@ -3,7 +3,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from mock_slack import BOT_USER_ID, MockSlack
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
@@ -18,6 +17,7 @@ from bot.blocks.models import ConversationView, DigestHeaderView, HomeView, Turn
 from bot.errors import ConfigError
 from bot.settings import Settings
 from bot.slack.client import SlackPostError, make_web_client, post_message, update_message
+from tests.support.mock_slack import BOT_USER_ID, MockSlack
 
 
 def plain_client(mock: MockSlack, token: str = "xoxb-test") -> WebClient:

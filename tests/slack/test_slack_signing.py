@@ -1,41 +1,84 @@
+"""The signed-request builders (`tests/support/signing.py`) and Flywheel's own app (`create_app`) receiving
+them: a correctly signed command, button click and event each act; a wrong secret or a stale timestamp
+is a 401 and nothing happens."""
+
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-from mock_slack import MockSlack
-from signing import command_fields, command_request, event_request, interaction_request
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import func, select
+
+from bot.app import create_app
+from bot.services import Services
+from bot.services.threads import ItemInfo
+from bot.settings import Settings
+from handlers.ids import ActionId
+from storage.models import Gap, ProcessedEvent
+from tests.support.factories import conversation, load
+from tests.support.harness import ANA, REVIEW, find_element, post_items, texts, wait
+from tests.support.mock_slack import MockSlack
+from tests.support.signing import SignedRequest, command_fields, command_request, event_request, interaction_request
 
 SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-token"
 
 
 @pytest.fixture
-def app(mock_slack: MockSlack, slack_client: WebClient) -> tuple[App, list[tuple[str, Any]]]:
-    """A tiny bolt app in HTTP mode, talking to the mock (auth.test included)."""
-    seen: list[tuple[str, Any]] = []
-    bolt = App(signing_secret=SECRET, client=slack_client, process_before_response=True)
+def settings(tmp_path: Path, mock_slack: MockSlack) -> Settings:  # overrides tests/conftest.py: `services` use it
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None, database_url=f"sqlite:///{tmp_path / 'flywheel.db'}", slack_api_url=mock_slack.url,
+        slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, review_channel=REVIEW,
+    )
 
-    @bolt.command("/flywheel")
-    def handle_command(ack, command):  # type: ignore[no-untyped-def]
-        ack(f"got {command['text']}")
-        seen.append(("command", command["text"]))
 
-    @bolt.action("flag")
-    def handle_flag(ack, body):  # type: ignore[no-untyped-def]
-        ack()
-        seen.append(("action", body["actions"][0]["value"]))
+@pytest.fixture
+def app(settings: Settings, services: Services, slack_client: WebClient) -> Iterator[App]:
+    bolt = create_app(settings, services, client=slack_client)
+    yield bolt
+    bolt.listener_runner.listener_executor.shutdown(wait=True)  # no listener may outlive the database
 
-    @bolt.event("reaction_added")
-    def handle_reaction(event):  # type: ignore[no-untyped-def]
-        seen.append(("event", event["reaction"]))
 
-    return bolt, seen
+@pytest.fixture
+def item(services: Services, tmp_path: Path, mock_slack: MockSlack) -> ItemInfo:
+    """A digest item the bot posted in the review channel (a conversation with a knowledge gap)."""
+    load(services, tmp_path, [conversation("c1", gap=True)])
+    return post_items(services, mock_slack, ["c1"])["c1"]
+
+
+def gaps(services: Services) -> int:
+    with services.session() as s:
+        return s.scalar(select(func.count()).select_from(Gap)) or 0
+
+
+def signed(kind: str, item: ItemInfo, slack: MockSlack, *, secret: str = SECRET,
+           timestamp: int | None = None) -> SignedRequest:
+    if kind == "command":
+        fields = command_fields("help", user_id=ANA, channel_id=REVIEW, response_url=slack.webhook_url("help"))
+        return command_request(fields, secret=secret, timestamp=timestamp)
+    if kind == "event":
+        event = {"type": "reaction_added", "user": ANA, "reaction": "books", "item_user": "UFLYBOT01",
+                 "item": {"type": "message", "channel": item.channel, "ts": item.ts}, "event_ts": f"{time.time():.6f}"}
+        return event_request(event, secret=secret, timestamp=timestamp)
+    msg = slack.messages[(item.channel, item.ts)]
+    button = find_element(msg["blocks"], ActionId.FLAG)
+    payload = {
+        "type": "block_actions", "user": {"id": ANA, "team_id": "T111"}, "team": {"id": "T111"},
+        "api_app_id": "A111", "trigger_id": "1.2.3", "channel": {"id": item.channel}, "message": msg,
+        "container": {"type": "message", "message_ts": item.ts, "channel_id": item.channel},
+        "response_url": slack.webhook_url("action"), "state": {"values": {}},
+        "actions": [{"type": "button", "action_id": ActionId.FLAG, "block_id": "b", "value": button["value"],
+                     "action_ts": "1.3"}],
+    }
+    return interaction_request(payload, secret=secret, timestamp=timestamp)
 
 
 def test_signatures_verify_with_slack_sdk() -> None:
@@ -66,39 +109,35 @@ def test_body_shapes() -> None:
     assert fixed.headers["x-slack-request-timestamp"] == "1700000000"
 
 
-def test_bolt_accepts_signed_command(app, mock_slack: MockSlack) -> None:  # type: ignore[no-untyped-def]
-    bolt, seen = app
-    response = bolt.dispatch(command_request(command_fields("stats week"), secret=SECRET).to_bolt())
-    assert response.status == 200
-    assert response.body == "got stats week"  # ack("text") answers with a plain body
-    assert seen == [("command", "stats week")]
-    assert mock_slack.calls_to("auth.test")  # bolt authorised against the mock
+def test_flywheel_answers_a_signed_command(app: App, item: ItemInfo, mock_slack: MockSlack) -> None:
+    assert app.dispatch(signed("command", item, mock_slack).to_bolt()).status == 200
+    answer: Any = wait(lambda: next((c for c in mock_slack.calls_to("webhook") if "Flywheel help" in texts(c.params)),
+                                    None), what="the help answer on the response_url")
+    assert answer.params.get("response_type") == "ephemeral"
 
 
-def test_bolt_accepts_signed_action_and_event(app) -> None:  # type: ignore[no-untyped-def]
-    bolt, seen = app
-    payload = {
-        "type": "block_actions",
-        "user": {"id": "U0ANA"},
-        "team": {"id": "T111"},
-        "api_app_id": "A111",
-        "container": {"type": "message", "message_ts": "1.2", "channel_id": "C111"},
-        "channel": {"id": "C111"},
-        "trigger_id": "1.2.3",
-        "response_url": "https://hooks.slack.com/actions/T111/1/x",
-        "actions": [{"type": "button", "action_id": "flag", "block_id": "b", "value": '{"item_id":7}', "action_ts": "1.3"}],
-    }
-    assert bolt.dispatch(interaction_request(payload, secret=SECRET).to_bolt()).status == 200
-    event = {"type": "reaction_added", "user": "U0ANA", "reaction": "books", "item_user": "UFLYBOT01",
-             "item": {"type": "message", "channel": "C111", "ts": "1.2"}, "event_ts": "1.4"}
-    assert bolt.dispatch(event_request(event, secret=SECRET).to_bolt()).status == 200
-    assert seen == [("action", '{"item_id":7}'), ("event", "books")]
+@pytest.mark.parametrize("kind", ["event", "action"])
+def test_flywheel_flags_a_gap_from_a_signed_event_or_click(app: App, services: Services, item: ItemInfo,
+                                                           mock_slack: MockSlack, kind: str) -> None:
+    assert app.dispatch(signed(kind, item, mock_slack).to_bolt()).status == 200
+    wait(lambda: gaps(services) == 1, what="the gap")
+    wait(lambda: any("Suggested article" in texts(m) for m in mock_slack.thread(item.channel, item.ts)),
+         what="the outline in the item's thread")
 
 
-def test_bolt_rejects_bad_signature_and_stale_timestamp(app) -> None:  # type: ignore[no-untyped-def]
-    bolt, seen = app
-    wrong = command_request(command_fields("help"), secret="not-the-secret")
-    assert bolt.dispatch(wrong.to_bolt()).status == 401
-    stale = command_request(command_fields("help"), secret=SECRET, timestamp=int(time.time()) - 600)
-    assert bolt.dispatch(stale.to_bolt()).status == 401
-    assert seen == []
+@pytest.mark.parametrize("kind", ["command", "event", "action"])
+@pytest.mark.parametrize("fault", ["wrong secret", "stale timestamp"])
+def test_flywheel_refuses_a_bad_signature_and_does_nothing(app: App, services: Services, item: ItemInfo,
+                                                          mock_slack: MockSlack, kind: str, fault: str) -> None:
+    if fault == "wrong secret":
+        request = signed(kind, item, mock_slack, secret="not-the-signing-secret")
+    else:  # Slack's window is 5 minutes
+        request = signed(kind, item, mock_slack, timestamp=int(time.time()) - 301)
+    before = len(mock_slack.calls)
+    assert app.dispatch(request.to_bolt()).status == 401
+    time.sleep(0.3)  # a listener that (wrongly) started would have acted by now
+    app.listener_runner.listener_executor.shutdown(wait=True)
+    assert [c.method for c in mock_slack.calls[before:]] == []  # no answer, no post, not even auth.test
+    assert gaps(services) == 0
+    with services.session() as s:
+        assert s.scalar(select(func.count()).select_from(ProcessedEvent)) == 0

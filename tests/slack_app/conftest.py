@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,11 +11,8 @@ from slack_sdk import WebClient
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack.client import make_web_client
-from tests.factories import conversation, load
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "slack"))  # mock_slack imports block_rules bare
-
-from mock_slack import MockSlack  # noqa: E402
+from tests.support.factories import conversation, load
+from tests.support.mock_slack import MockSlack
 
 BOT_TOKEN = "xoxb-test-token"
 SECRET = "test-signing-secret"

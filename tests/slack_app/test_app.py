@@ -7,8 +7,6 @@ import json
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,13 +14,16 @@ import pytest
 from slack_bolt import App, BoltContext
 from sqlalchemy import create_engine
 
+import bot.app
 import handlers
-from bot.app import create_app, show_error
+from bot.app import create_app
 from bot.errors import InvalidInput
 from bot.server import make_server
 from bot.services import Services
-from tests.slack.signing import SignedRequest, event_request, interaction_request, sign
+from bot.slack.errors import show_error
 from tests.slack_app.conftest import REVIEW, SECRET
+from tests.support.http_client import http
+from tests.support.signing import SignedRequest, event_request, interaction_request, sign
 
 seen: dict[str, Any] = {}
 # Bolt 1.30 race (slack_bolt/listener/thread_runner.py): when a listener raises after ack(), the error path
@@ -61,7 +62,7 @@ def app(settings, services: Services, client, monkeypatch: pytest.MonkeyPatch) -
         if real is not None:
             real(app)
 
-    monkeypatch.setattr(handlers, "register_handlers", register, raising=False)
+    monkeypatch.setattr(bot.app, "register_handlers", register)  # what create_app calls
     seen.clear()
     return create_app(settings, services, client=client)
 
@@ -95,11 +96,11 @@ def test_a_flywheel_error_is_shown_ephemeral_with_its_message(app: App, slack) -
 
 
 def test_an_unexpected_error_shows_only_a_correlation_id(app: App, slack, caplog) -> None:  # type: ignore[no-untyped-def]
-    caplog.set_level(logging.ERROR, logger="bot.app")
+    caplog.set_level(logging.ERROR, logger="bot.slack.errors")
     assert app.dispatch(click("fwtest_crash", slack).to_bolt()).status == 200
     shown = json.dumps(slack.wait_for("chat.postEphemeral")[0].params)
     assert "xoxb-should-not-leak" not in shown and "RuntimeError" not in shown
-    record = next(r for r in caplog.records if r.name == "bot.app")
+    record = next(r for r in caplog.records if r.name == "bot.slack.errors")
     error_id = record.args[0]
     assert f"Error id `{error_id}`" in shown and len(error_id) == 8
     assert isinstance(record.exc_info[1], RuntimeError)  # the traceback is in the log, under that id
@@ -119,16 +120,6 @@ def server(app: App, services: Services) -> Iterator[str]:
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()
     httpd.server_close()
-
-
-def http(url: str, *, body: str | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=body.encode() if body is not None else None, headers=headers or {},
-                                     method="POST" if body is not None else "GET")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def test_healthz_checks_the_database(server: str) -> None:

@@ -17,7 +17,7 @@ runner = CliRunner()
 @pytest.fixture
 def env(db_url_engine, loaded: Services, slack, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """The CLI builds its own Settings from the environment, on the same database as `loaded`."""
-    monkeypatch.setattr("bot.services.digest.PACE_SECONDS", 0.0)
+    monkeypatch.setattr("bot.slack.digest.PACE_SECONDS", 0.0)
     monkeypatch.setenv("DATABASE_URL", db_url_engine[0])
     monkeypatch.setenv("SLACK_API_URL", slack.url)
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)

@@ -12,7 +12,8 @@ from sqlalchemy import select, update
 
 from bot.errors import FlywheelError
 from bot.services import Services
-from bot.services.digest import LEASE, PACE_SECONDS, DigestNotPosted, catch_up, post_digest, post_weekly_stats
+from bot.services.claims import LEASE
+from bot.slack.digest import PACE_SECONDS, DigestNotPosted, catch_up, post_digest, post_weekly_stats
 from storage.models import Digest, DigestItem, JobClaim
 from tests.slack_app.conftest import DIGEST_SIZE, REVIEW
 

@@ -6,18 +6,20 @@ import json
 import threading
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.server import make_server
 from storage.models import Conversation
-from tests.factories import conversation
-from tests.slack_app.test_app import http
+from tests.support.factories import conversation
+from tests.support.http_client import http
 
 
 @pytest.fixture
-def ingest_server(settings, services, client, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("FLYWHEEL_INGEST_TOKEN", "ingest-secret-0123456789")
+def ingest_server(settings, services, client):  # type: ignore[no-untyped-def]
+    services.integrations = services.integrations.model_copy(
+        update={"ingest_token": SecretStr("ingest-secret-0123456789")})  # the one connector settings object
     httpd = make_server(create_app(settings, services, client=client), services, "127.0.0.1", 0)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_port}"

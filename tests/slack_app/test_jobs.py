@@ -10,7 +10,7 @@ import pytest
 
 import bot.jobs as jobs
 from bot.services import Services
-from bot.services.digest import DigestNotPosted
+from bot.slack.digest import DigestNotPosted
 from tests.slack_app.conftest import DIGEST_SIZE
 
 NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
@@ -18,7 +18,7 @@ NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
 
 @pytest.fixture(autouse=True)
 def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.services.digest.PACE_SECONDS", 0.0)
+    monkeypatch.setattr("bot.slack.digest.PACE_SECONDS", 0.0)
 
 
 def test_digest_job_posts_todays_digest_once(loaded: Services, client, slack) -> None:  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from block_rules import message_problems, view_problems
+from tests.support.block_rules import message_problems, view_problems
 
 
 def message_dict(msg: Any) -> dict[str, Any]:

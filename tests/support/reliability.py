@@ -1,4 +1,5 @@
-"""Small helpers shared by the fault-injection tests."""
+"""Helpers of the fault-injection tests: counting rows, a second bot instance on the same database, Slack
+events and their redeliveries, and calls released at the same moment."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from bot.llm.offline import OfflineLLM
 from bot.services import Services, build_services
 from bot.settings import Settings
 from storage.db import make_engine
-from tests.handlers.harness import BOT_USER_ID, SECRET, texts
+from tests.support.harness import SECRET, texts
+from tests.support.mock_slack import BOT_USER_ID
+from tests.support.signing import SignedRequest, event_envelope, sign
 
-from signing import SignedRequest, event_envelope, sign  # noqa: E402 - on sys.path via the harness
+BOT_TOKEN = "xoxb-reliability-0123456789-abcdefghij"  # the fault suite's bot token (log scans look for it)
 
 
 def count(services: Services, model: Any, *where: Any) -> int:

@@ -1,5 +1,5 @@
 """Scenario-test harness: the real Bolt app from `create_app`, signed requests through `app.dispatch`, the
-mock Slack Web API (fixtures in conftest.py).
+mock Slack Web API (`mock_slack.py`; the fixtures are in each suite's conftest.py).
 
     harness.react("books", item, user=ANA)              # a signed reaction_added on a digest item
     msg = harness.thread_with(item, "Suggested article") # listeners run after the ack: poll the mock
@@ -8,29 +8,23 @@ mock Slack Web API (fixtures in conftest.py).
 
 from __future__ import annotations
 
-import sys
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
-_SLACK_HELPERS = str(Path(__file__).parent.parent / "slack")  # mock_slack, signing, block_rules
-if _SLACK_HELPERS not in sys.path:
-    sys.path.insert(0, _SLACK_HELPERS)
-
-from mock_slack import BOT_ID, BOT_USER_ID, MockSlack  # noqa: E402 - MockSlack re-exported
-from signing import command_fields, command_request, event_request, interaction_request  # noqa: E402
-
-from bot.blocks import build_digest_item  # noqa: E402
-from bot.services import Services  # noqa: E402
-from bot.services.conversations import resolve  # noqa: E402
-from bot.services.threads import ItemInfo, item_view  # noqa: E402
-from handlers.ids import ActionId  # noqa: E402
-from storage.models import Digest, DigestItem  # noqa: E402
+from bot.blocks import build_digest_item
+from bot.present import digest_item_view
+from bot.services import Services
+from bot.services.conversations import resolve
+from bot.services.threads import ItemInfo, digest_item
+from handlers.ids import ActionId
+from storage.models import Digest, DigestItem
+from tests.support.mock_slack import BOT_ID, BOT_USER_ID, MockSlack
+from tests.support.signing import command_fields, command_request, event_request, interaction_request
 
 SECRET = "test-signing-secret"
 REVIEW = "CREVIEW01"
@@ -176,7 +170,7 @@ def post_items(services: Services, slack: MockSlack, refs: list[str]) -> dict[st
         item_ids = {ref: row.id for ref, row in zip(refs, rows, strict=True)}
     out = {}
     for ref, item_id in item_ids.items():
-        msg = build_digest_item(item_view(services, item_id))
+        msg = build_digest_item(digest_item_view(digest_item(services, item_id), settings=services.settings))
         ts = client.chat_postMessage(channel=REVIEW, **msg.as_kwargs())["ts"]
         with services.session() as s:
             s.get(DigestItem, item_id).slack_ts = ts
