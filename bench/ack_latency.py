@@ -67,12 +67,12 @@ def _rows(result: Result, label: str, events: list[float], commands: list[float]
 def run(result: Result) -> None:
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         os.environ.pop(name, None)  # the mock Slack is on localhost
+    from sqlalchemy import func, select
+
     from bot.app import create_app
     from bot.server import EVENTS_PATH, make_server
     from bot.services.importer import import_records
     from bot.slack.client import make_web_client
-    from sqlalchemy import func, select
-
     from storage.models import ReplayRun
     from tests.support.mock_slack import MockSlack
 
@@ -107,4 +107,5 @@ def run(result: Result) -> None:
                 runs = s.scalar(select(func.count()).select_from(ReplayRun))
             svc.engine.dispose()
         result.notes.append(f"{NAME}: {sent[0] if sent else 0} `/flywheel replay` commands were sent as load and "
-                            f"{runs} replays completed, each 4 turns with an agent taking {ms(AGENT_LATENCY)} an answer.")
+                            f"{runs} replays completed, each 4 turns with an agent taking "
+                            f"{ms(AGENT_LATENCY)} an answer.")

@@ -29,9 +29,9 @@ def _conversations():  # type: ignore[no-untyped-def]
 def run(result: Result) -> None:
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         os.environ.pop(name, None)  # the mock Slack is on localhost
-    from bot.slack.digest import PACE_SECONDS, post_digest
     from bot.services.importer import import_records
     from bot.slack.client import make_web_client
+    from bot.slack.digest import PACE_SECONDS, post_digest
     from tests.support.mock_slack import MockSlack
 
     with tempfile.TemporaryDirectory() as tmp, MockSlack(rate_limit=True, per_channel_interval=SLACK_INTERVAL) as slack:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 
 from bench.common import Result, database, dispose, median, ms, pg_available, services
 

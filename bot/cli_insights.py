@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -105,7 +105,7 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
 
     @app.command()
     def recurrences(
-        since: Annotated[Optional[str], typer.Option(help=f"YYYY-MM-DD (default: {DEFAULT_DAYS} days ago)")] = None,
+        since: Annotated[str | None, typer.Option(help=f"YYYY-MM-DD (default: {DEFAULT_DAYS} days ago)")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print what was linked as JSON")] = False,
         lexical: Annotated[bool, typer.Option(help="group lexically even when embeddings are available")] = False,
     ) -> None:
@@ -144,7 +144,7 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
     def trend(
         weeks: Annotated[int, typer.Option(min=1, max=52)] = 8,
         as_json: Annotated[bool, typer.Option("--json")] = False,
-        chart: Annotated[Optional[Path], typer.Option(help="write the PNG chart here")] = None,
+        chart: Annotated[Path | None, typer.Option(help="write the PNG chart here")] = None,
     ) -> None:
         """Week over week: the gap rate with its 95% interval, flagged → drafted → published → verified, the median
         time to fix and the recurrences."""

@@ -24,7 +24,8 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
     ) -> None:
         """Pull new finished conversations from a source now (incremental: resumes where the last pull
         stopped). Exit code 3 when some conversations could not be imported (the rest is kept)."""
-        from bot.integrations.sources import build_source, pull as run_pull
+        from bot.integrations.sources import build_source
+        from bot.integrations.sources import pull as run_pull
 
         try:
             svc = services_factory()

@@ -24,8 +24,12 @@ def _fail(exc: FlywheelError) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _verbose() -> None:
-    """The long-running modes log the bot's own INFO lines (ids only, never message text)."""
+def _verbose(log_format: str = "text") -> None:
+    """The long-running modes log the bot's own INFO lines (ids only, never message text), as text or JSON
+    (FLYWHEEL_LOG_FORMAT)."""
+    from bot.logformat import use_log_format
+
+    use_log_format(log_format)
     for name in ("bot", "handlers", "flywheel"):
         logging.getLogger(name).setLevel(logging.INFO)
 
@@ -40,7 +44,7 @@ def _start_background(services: Any, client: Any) -> Any:
     scheduler.start()
 
     def run_catch_up() -> None:
-        from bot.services.authoring import resume_verifications
+        from bot.services.publishing import resume_verifications
 
         try:
             resume_verifications(services)  # a publish cut short by a crash gets its verdict now
@@ -106,17 +110,22 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
             bolt = create_app(svc.settings, svc, client=client)
         except FlywheelError as exc:
             raise _fail(exc) from exc
-        _verbose()
+        _verbose(svc.settings.log_format)
         server = make_server(bolt, svc, host, port)
         scheduler = _start_background(svc, client)
+        from bot.lifecycle import on_stop_signal, stop_background
+
+        restore = on_stop_signal(lambda: server.request_stop())  # SIGTERM/SIGINT: finish requests in flight
         out.print(f"Flywheel listening on http://{host}:{server.server_port}/slack/events (Ctrl-C to stop)")
         try:
             server.serve_forever()
         except KeyboardInterrupt:
             out.print("Stopping.")
         finally:
-            scheduler.shutdown(wait=False)
+            stop_background(svc, scheduler)
             server.server_close()
+            restore()
+        out.print("Stopped.")
 
     @app.command()
     def run() -> None:
@@ -135,15 +144,24 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
             bolt = create_app(svc.settings, svc, client=client)
         except FlywheelError as exc:
             raise _fail(exc) from exc
-        _verbose()
+        _verbose(svc.settings.log_format)
         scheduler = _start_background(svc, client)
+        from bot.lifecycle import on_stop_signal, stop_background
+
+        restore = on_stop_signal(_interrupt)  # SIGTERM behaves as Ctrl-C: leave the blocking start()
         out.print("Flywheel connected over Socket Mode (Ctrl-C to stop)")
         try:
-            SocketModeHandler(bolt, svc.settings.slack_app_token.get_secret_value()).start()
+            SocketModeHandler(bolt, svc.settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]  # slack_bolt's start() is untyped
         except KeyboardInterrupt:
             out.print("Stopping.")
         finally:
-            scheduler.shutdown(wait=False)
+            stop_background(svc, scheduler)
+            restore()
+        out.print("Stopped.")
+
+
+def _interrupt() -> None:
+    raise KeyboardInterrupt
 
 
 def _parse_day(value: str) -> dt.date:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.rule import Rule
@@ -17,7 +18,7 @@ DATA = Path(__file__).parent / "demo_data"
 TEAMMATE = "U_DEMO_ANA"  # a teammate in the review channel
 
 
-def _pick_gap(gaps: list[dict]) -> dict:
+def _pick_gap(gaps: list[dict[str, Any]]) -> dict[str, Any]:
     """The demo's featured gap: the most support-like of the bundled ones."""
     for gap in gaps:
         if "garbage" in gap["question"].lower():
@@ -28,11 +29,12 @@ def _pick_gap(gaps: list[dict]) -> dict:
 def run_demo(out: Console, workdir: Path) -> None:
     from bot.kb.markdown import import_folder
     from bot.services import build_services
-    from bot.services.authoring import publish, suggest_outline, shadow_test, write_draft
+    from bot.services.authoring import shadow_test, suggest_outline, write_draft
     from bot.services.conversations import resolve
     from bot.services.gaps import add_note, flag, mark_looks_good
     from bot.services.importer import import_file
     from bot.services.permissions import operator
+    from bot.services.publishing import publish
     from bot.services.regression import run_regressions
     from bot.services.sampling import create_sample
     from bot.services.stats import weekly_stats
@@ -41,7 +43,7 @@ def run_demo(out: Console, workdir: Path) -> None:
     db = workdir / "demo.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    settings = Settings(_env_file=None, database_url=f"sqlite:///{db}", llm_provider="offline")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=f"sqlite:///{db}", llm_provider="offline")  # type: ignore[call-arg]  # pydantic-settings init kwarg
     svc = build_services(settings, llm=OfflineLLM())
     out.print(Rule("Flywheel demo: review → update → test → repeat (offline, bundled MTRAG data)"))
 
@@ -86,7 +88,19 @@ def run_demo(out: Console, workdir: Path) -> None:
 
     out.print(Rule())
     out.print("[bold]6. Test the draft in a shadow KB[/] (nothing published yet)")
-    render.replay(out, shadow_test(svc, gap_id=gap_id, user=TEAMMATE))
+    tested = shadow_test(svc, gap_id=gap_id, user=TEAMMATE)
+    render.replay(out, tested)
+    if tested.collateral:  # the whole conversation is judged: the draft would take over earlier answers
+        out.print("[bold]6b. Keep what the other answers said[/]: the teammate adds it to the draft and tests again")
+        from bot.services.authoring import edit_draft, latest_draft
+
+        with svc.session() as s:
+            current = latest_draft(s, gap_id)
+            assert current is not None
+            title, body = current.title, current.body
+        kept = "\n\n".join(f"## {c.question.strip().rstrip('?.!')}\n\n{c.before}" for c in tested.collateral)
+        edit_draft(svc, gap_id=gap_id, title=title, body=f"{body}\n\n{kept}", user=TEAMMATE)
+        render.replay(out, shadow_test(svc, gap_id=gap_id, user=TEAMMATE))
 
     out.print(Rule())
     out.print("[bold]7. Publish[/] → replay the original conversation against the live KB → verdict")
@@ -105,5 +119,5 @@ def run_demo(out: Console, workdir: Path) -> None:
 
     chart = render_chart(report_, workdir / "stats.png")
     out.print(f"Chart written to {chart}")
-    verdict = str(published.outcome.verdict).upper()
+    verdict = str(published.outcome.verdict if published.outcome else "pending").upper()
     out.print(Rule(f"Loop closed: gap #{gap_id} {published.state} (verdict {verdict})"))

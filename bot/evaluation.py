@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, computed_field
 
@@ -41,6 +42,9 @@ from bot.redact import redact
 from bot.services import Services
 from bot.text import says_dont_know, shorten, slugify
 
+if TYPE_CHECKING:
+    from bot.services.replay import TurnResult
+
 LOOP_TURNS = 3  # loop turns timed through the real services
 LOOP_KB_TASKS = 30  # tasks whose passages make the small KB of the timed loop
 
@@ -53,6 +57,8 @@ class TaskResult(BaseModel):
     after: str | None = None  # verdict after publishing the article (answerable), or of the replay (unanswerable)
     reference: str | None = None  # verdict on the reference answer (answerable) or on a made-up one
     declined: bool = False  # the agent's last answer (after publishing, if answerable) says it does not know
+    other_turns_changed: int = 0  # other agent turns whose answer publishing changed (answerable)
+    collateral: int = 0  # of those, turns the judge found worse than the original answer
     error: str | None = None  # the model failed on this task (LLMError…): it counts in no figure
 
 
@@ -69,6 +75,8 @@ class EvalReport(BaseModel):
     gaps_fixed: int = 0  # detected, and PASS after publishing
     still_declined_after: int = 0  # after publishing, the agent still said it does not know
     after: dict[str, int] = {}
+    publishes_changed_other_turns: int = 0  # publishes that changed the answer of another turn
+    publishes_with_collateral: int = 0  # publishes that made another turn worse (verdict: collateral)
     reference_passed: int = 0  # the reference answer judged as the "after" answer: PASS
     judge_agreement: float | None = None  # reference_passed / answerable_evaluated
     unanswerable_evaluated: int = 0
@@ -142,7 +150,8 @@ def eval_answerable(svc: Services, task: EvalTask, conv_id: int, gold: dict[int,
             published = {article.id: (title, body)}
         try:
             after = replay(svc, conversation_id=conv_id, kind=ReplayKind.PUBLISH, required_facts=facts,
-                           reference=body, actor="eval")
+                           reference=body, actor="eval", article_id=next(iter(published)),
+                           baseline={t.position: t.new_answer for t in before.turns})
             ref = _judge(svc, task, task.reference, facts, body)
         finally:
             _set_indexed(svc, published, False)
@@ -150,7 +159,15 @@ def eval_answerable(svc: Services, task: EvalTask, conv_id: int, gold: dict[int,
         _set_indexed(svc, gold, True)
     return TaskResult(task_id=task.task_id, answerability=task.answerability, facts=len(facts),
                       before=str(before.verdict), after=str(after.verdict), reference=str(ref),
-                      declined=says_dont_know(after.after or ""))
+                      declined=says_dont_know(after.after or ""),
+                      other_turns_changed=_changed_other_turns(before.turns, after.turns, after.flagged_position),
+                      collateral=len(after.collateral))
+
+
+def _changed_other_turns(before: Sequence[TurnResult], after: Sequence[TurnResult], flagged: int | None) -> int:
+    """Other turns whose new answer after publishing differs from the one just before it."""
+    was = {t.position: " ".join(t.new_answer.split()) for t in before}
+    return sum(t.position != flagged and was.get(t.position) != " ".join(t.new_answer.split()) for t in after)
 
 
 def eval_unanswerable(svc: Services, task: EvalTask, conv_id: int) -> TaskResult:
@@ -219,6 +236,8 @@ def _summarise(report: EvalReport) -> None:
     report.gaps_detected = sum(r.before == f for r in ans)
     report.gaps_fixed = sum(r.before == f and r.after == p for r in ans)
     report.still_declined_after = sum(r.declined for r in ans)
+    report.publishes_changed_other_turns = sum(r.other_turns_changed > 0 for r in ans)
+    report.publishes_with_collateral = sum(r.collateral > 0 for r in ans)
     report.reference_passed = sum(r.reference == p for r in ans)
     report.judge_agreement = _ratio(report.reference_passed, len(ans))
     report.unanswerable_evaluated = len(una)

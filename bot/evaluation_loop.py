@@ -33,8 +33,9 @@ def mean(values: Sequence[float]) -> float:
 
 
 def _turn(svc: Services, llm: TimedLLM, conv_id: int, position: int) -> tuple[dict[str, float], float, int, str]:
-    from bot.services.authoring import publish, suggest_outline, write_draft
+    from bot.services.authoring import suggest_outline, write_draft
     from bot.services.gaps import flag
+    from bot.services.publishing import publish
 
     steps: dict[str, float] = {}
     llm_before, calls_before = llm.seconds, llm.calls
@@ -54,9 +55,11 @@ def _turn(svc: Services, llm: TimedLLM, conv_id: int, position: int) -> tuple[di
     lap("outline")
     write_draft(svc, gap_id=gap_id, user=USER)
     lap("draft")
-    result = publish(svc, gap_id=gap_id, user=USER)  # publish, replay, verdict, affected regressions
+    result = publish(svc, gap_id=gap_id, user=USER,  # publish, replay, verdict, affected regressions
+                     anyway="loop evaluation: every draft is published and judged")
     lap("publish+verdict")
-    return steps, llm.seconds - llm_before, llm.calls - calls_before, str(result.outcome.verdict)
+    verdict = str(result.outcome.verdict if result.outcome else "pending")
+    return steps, llm.seconds - llm_before, llm.calls - calls_before, verdict
 
 
 def time_loop(services_factory: Callable[..., Services], db: Path, tasks: Sequence[EvalTask],

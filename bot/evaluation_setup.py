@@ -49,6 +49,9 @@ class TimedLLM:
     def answer(self, request: Any) -> Any:
         return self._timed("answer", request)
 
+    def compare(self, request: Any) -> Any:
+        return self._timed("compare", request)
+
 
 def eval_services(services_factory: Callable[..., Services], db: Path) -> tuple[Services, TimedLLM]:
     """Services on a throwaway SQLite file: the configured provider, timed; the built-in agent; and the

@@ -161,6 +161,15 @@ def recurrence_job(services: Services, client: WebClient, *, now: dt.datetime) -
     return posted
 
 
+@_guarded
+def verification_job(services: Services, client: WebClient, *, now: dt.datetime) -> int:
+    """Publishes a crash cut short, and verifications the agent could not run ("published, verification
+    pending"), finished by themselves when due (each gap under its own claim). Returns the gaps done."""
+    from bot.services.publishing import resume_verifications
+
+    return len(resume_verifications(services))
+
+
 def _at(hhmm: str) -> tuple[int, int]:
     hour, minute = hhmm.split(":")
     return int(hour), int(minute)
@@ -187,4 +196,5 @@ def build_scheduler(services: Services, client: WebClient) -> BackgroundSchedule
     add(regression_job, CronTrigger(hour=2, minute=0, timezone=tz))
     add(recurrence_job, CronTrigger(hour=RECURRENCE_TIME[0], minute=RECURRENCE_TIME[1], timezone=tz))
     add(reminder_job, CronTrigger(minute=30, timezone=tz))  # hourly
+    add(verification_job, CronTrigger(minute="*/10", timezone=tz))
     return scheduler

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 T = TypeVar("T")
-VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "unclear": "bold yellow"}
+VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "unclear": "bold yellow", "collateral": "bold yellow"}
 
 
 def with_progress(out: Console, label: str, work: Callable[[Callable[[int, int], None]], T]) -> T:
@@ -55,7 +55,8 @@ def sample(out: Console, day: dt.date, items: Sequence[Any]) -> None:
     for col in ("#", "conversation", "id", "picked", "why"):
         table.add_column(col)
     for i, item in enumerate(items, 1):
-        table.add_row(str(i), escape(item.external_id), str(item.conversation_id), item.pick, escape(", ".join(item.reasons)))
+        table.add_row(str(i), escape(item.external_id), str(item.conversation_id), item.pick,
+                      escape(", ".join(item.reasons)))
     out.print(table if items else "Nothing left to review: every conversation has been sampled.")
 
 
@@ -106,11 +107,19 @@ def replay(out: Console, r: Any) -> None:
     if r.verdict is not None:
         style = VERDICT_STYLE.get(str(r.verdict), "bold")
         agreement = f", judge agreement {r.agreement:.0%}" if r.agreement is not None else ""
-        out.print(f"Verdict: [{style}]{str(r.verdict).upper()}[/] (confidence {r.confidence}{agreement})")
+        shadow = "Shadow test (nothing published): " if str(r.kind) == "shadow" else ""
+        label = str(r.verdict).upper()
+        if str(r.verdict) == "collateral":
+            label = "NOT A CLEAN PASS: another answer got worse"
+        out.print(f"{shadow}Verdict: [{style}]{label}[/] (confidence {r.confidence}{agreement}, run {r.run_id})")
         for reason in r.reasons:
             out.print(f"  • {escape(reason)}")
         for fact in r.missing_facts:
             out.print(f"  [yellow]missing:[/] {escape(fact)}")
+        for c in getattr(r, "collateral", []):
+            out.print(f"[yellow]Another answer got worse[/] (message {c.position}): {escape(c.question)}")
+            out.print(Panel(escape(c.before), title="Before", border_style="green"))
+            out.print(Panel(escape(c.after), title="After", border_style="red"))
     else:
         for t in r.turns:
             out.print(f"[bold]turn {t.position}[/] user: {escape(t.user_text)}\n  agent: {escape(t.new_answer)}")
@@ -130,7 +139,8 @@ def regressions(out: Console, results: Sequence[Any]) -> None:
     out.print(f"Regression suite: {passing}/{len(results)} passing, {len(broke)} broke.")
     for r in results:
         if r.broke or r.error:
-            out.print(f"  [red]case {r.case_id} (gap #{r.gap_id})[/]: {escape(str(r.error or r.verdict))} — fixed by {escape(str(r.fixed_by))}")
+            out.print(f"  [red]case {r.case_id} (gap #{r.gap_id})[/]: {escape(str(r.error or r.verdict))}"
+                      f" — fixed by {escape(str(r.fixed_by))}")
 
 
 def hits(out: Console, found: Sequence[Any]) -> None:
@@ -152,8 +162,9 @@ def articles(out: Console, rows: Sequence[Any]) -> None:
 
 
 def gap_detail(out: Console, g: Any) -> None:
-    out.print(Panel(f"[bold]Gap #{g.id}[/] " + escape(f"{g.title or ''}\nstate {g.state} · kind {g.kind} · owner {g.owner} · "
-                    f"flagged by {', '.join(g.flaggers)}\nconversation {g.conversation_ref}, turn {g.flagged_position}")))
+    out.print(Panel(f"[bold]Gap #{g.id}[/] " + escape(
+        f"{g.title or ''}\nstate {g.state} · kind {g.kind} · owner {g.owner} · "
+        f"flagged by {', '.join(g.flaggers)}\nconversation {g.conversation_ref}, turn {g.flagged_position}")))
     for pos, role, text in g.turns:
         marker = "[red]→[/]" if pos == g.flagged_position else " "
         out.print(f"{marker} {pos:>2} {role:>6}: {escape(text)}")

@@ -3,6 +3,9 @@
     POST /slack/events   events, interactivity and slash commands; the signature is checked here, before
                          Bolt parses anything (401 otherwise); 400 if a signed body is unparseable
     GET  /healthz        200 {"ok": true, "db": true} after a SELECT 1; 503 when the database is down
+    GET  /readyz         200 when the database answers, is migrated and Slack's auth.test passes (cached a
+                         few seconds); 503 naming the failed checks (`bot/readiness.py`)
+    GET  /metrics        Prometheus metrics (`bot/metrics.py`); keep it off the public proxy
     POST /ingest/...     the authenticated ingest (`bot/integrations/ingest.py`) when FLYWHEEL_INGEST_TOKEN is set
     anything else        404
 
@@ -14,7 +17,8 @@ What holds the edge (docs/SECURITY.md, "HTTP edge"); every limit is a FLYWHEEL_H
   closed after FLYWHEEL_HTTP_IDLE_TIMEOUT: slow or half-sent requests are dropped;
 * at most FLYWHEEL_HTTP_CONNECTION_LIMIT connections are open (more wait in the kernel's backlog), and
   FLYWHEEL_HTTP_THREADS threads run requests: open connections cost no thread;
-* `shutdown()` stops accepting, lets requests in flight finish (up to GRACE_SECONDS), then closes.
+* `shutdown()` (or `request_stop()`, safe in a signal handler) stops accepting, lets requests in flight
+  finish (up to FLYWHEEL_HTTP_SHUTDOWN_GRACE seconds), then closes.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 
 from bot.errors import ConfigError
+from bot.metrics import CONTENT_TYPE, Metrics, request_kind
+from bot.readiness import Readiness
 from bot.services import Services
 from bot.slack.verify import signature_problem
 
@@ -45,6 +51,8 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
+METRICS_PATH = "/metrics"
 INGEST_PREFIX = "/ingest/"
 GRACE_SECONDS = 5.0
 LOOP_SECONDS = 0.25  # how often the serving loop looks at the clock (timeouts, shutdown)
@@ -135,7 +143,7 @@ def body_limit_for(services: Services) -> Callable[[str], int]:
     return lambda path: ingest if path.startswith(INGEST_PREFIX) else default
 
 
-def make_wsgi_app(app: App, services: Services) -> WsgiApp:
+def make_wsgi_app(app: App, services: Services, *, metrics: Metrics | None = None) -> WsgiApp:
     settings = services.settings
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     if not secret.strip():
@@ -144,6 +152,9 @@ def make_wsgi_app(app: App, services: Services) -> WsgiApp:
     from bot.integrations.ingest import ingest_app_from_settings
 
     ingest = ingest_app_from_settings(services, _integrations(services))  # None without a token
+    metrics = metrics or Metrics(services)
+    metrics.install()
+    readiness = Readiness(services, app.client)
 
     def slack_events(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
@@ -153,11 +164,19 @@ def make_wsgi_app(app: App, services: Services) -> WsgiApp:
             log.warning("slack request refused: %s", problem)
             return _json(start_response, "401 Unauthorized", {"error": "invalid request"})
         environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+        kind, started, status = request_kind(body), time.monotonic(), [500]
+
+        def timed_start(status_line: str, headers: Any, exc_info: Any = None) -> Any:
+            status[0] = int(status_line.split(" ", 1)[0])
+            return start_response(status_line, headers, exc_info)
+
         try:
-            return bolt(environ, start_response)
+            return bolt(environ, timed_start)
         except ValueError:  # a signed body that is not JSON / a form / UTF-8
             log.warning("unparseable request body on %s", EVENTS_PATH)
-            return _json(start_response, "400 Bad Request", {"ok": False, "error": "invalid_payload"})
+            return _json(timed_start, "400 Bad Request", {"ok": False, "error": "invalid_payload"})
+        finally:
+            metrics.observe_ack(kind, status[0], time.monotonic() - started)
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
@@ -166,6 +185,13 @@ def make_wsgi_app(app: App, services: Services) -> WsgiApp:
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             ok = db_ok(services)
             return _json(start_response, "200 OK" if ok else "503 Service Unavailable", {"ok": ok, "db": ok})
+        if path == READY_PATH and method in ("GET", "HEAD"):
+            ready, report = readiness.report()
+            return _json(start_response, "200 OK" if ready else "503 Service Unavailable", report)
+        if path == METRICS_PATH and method == "GET":
+            data = metrics.render()
+            start_response("200 OK", [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(data)))])
+            return [data]
         if ingest is not None and path.startswith(INGEST_PREFIX):
             return ingest(environ, start_response)
         return _json(start_response, "404 Not Found", {"ok": False, "error": "not_found"})
@@ -202,7 +228,8 @@ class HttpServer:
     from another (the same shape as `socketserver`, which the CLI and the tests use)."""
 
     def __init__(self, wsgi_app: WsgiApp, host: str, port: int, *, limit_for: Callable[[str], int],
-                 request_timeout: float, idle_timeout: int, connection_limit: int, threads: int) -> None:
+                 request_timeout: float, idle_timeout: int, connection_limit: int, threads: int,
+                 grace: float = GRACE_SECONDS) -> None:
         self._map: dict[int, Any] = {}
         adj = Adjustments(
             host=host, port=port, threads=threads, connection_limit=connection_limit, channel_timeout=idle_timeout,
@@ -212,6 +239,7 @@ class HttpServer:
         self._server = _server_class(limit_for)(wsgi_app, map=self._map, adj=adj)
         self.server_port = int(self._server.effective_port)
         self.request_timeout = request_timeout
+        self.grace = grace
         self._partial_since: dict[int, float] = {}  # connection id -> when its unfinished request began
         self._stop = threading.Event()
         self._done = threading.Event()
@@ -228,7 +256,7 @@ class HttpServer:
             while not self._stop.is_set():
                 wasyncore.loop(timeout=LOOP_SECONDS, map=self._map, use_poll=True, count=1)
                 self._drop_slow_requests(time.monotonic())
-            self._drain(time.monotonic() + GRACE_SECONDS)
+            self._drain(time.monotonic() + self.grace)
         finally:
             self._close_all()
             self._done.set()
@@ -263,14 +291,18 @@ class HttpServer:
                 pass
         self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=GRACE_SECONDS)
 
-    def shutdown(self) -> None:
-        """Stop `serve_forever()` (gracefully) and wait for it to return."""
+    def request_stop(self) -> None:
+        """Ask `serve_forever()` to stop gracefully, without waiting (safe in a signal handler)."""
         self._stop.set()
         try:
             self._server.pull_trigger()
         except OSError:
             pass
-        self._done.wait(GRACE_SECONDS * 2)
+
+    def shutdown(self) -> None:
+        """Stop `serve_forever()` (gracefully) and wait for it to return."""
+        self.request_stop()
+        self._done.wait(self.grace + GRACE_SECONDS * 2)
 
     def server_close(self) -> None:
         if self._done.is_set():
@@ -282,4 +314,5 @@ def make_server(app: App, services: Services, host: str, port: int) -> HttpServe
     s = services.settings
     return HttpServer(make_wsgi_app(app, services), host, port, limit_for=body_limit_for(services),
                       request_timeout=s.http_request_timeout, idle_timeout=s.http_idle_timeout,
-                      connection_limit=s.http_connection_limit, threads=s.http_threads)
+                      connection_limit=s.http_connection_limit, threads=s.http_threads,
+                      grace=s.http_shutdown_grace)

@@ -52,9 +52,26 @@ class Settings(BaseSettings):
 
     # Integrations (connector settings: docs/INTEGRATIONS.md)
     agent: str = Field("builtin", description="builtin, http, openai, python, or a flywheel.agents entry point")
+    agent_name: str | None = Field(
+        None, max_length=100, description="the agent's name recorded on every replay (default: its kind)")
+    agent_version: str | None = Field(
+        None, max_length=100, description="its version, e.g. a git sha, when the agent does not report one")
     publisher: str = Field(
         "builtin", description="builtin, markdown, webhook, zendesk, intercom, or a flywheel.publishers entry point"
     )
+    # Publishing you can trust (docs/ARCHITECTURE.md, "Publishing")
+    publish_requires_test: bool = Field(
+        True, description="a draft is published only after its shadow test passed, or 'anyway' with a reason")
+    publish_on_fail: Literal["rollback", "keep"] = Field(
+        "rollback", description="a FAIL verdict after publishing: roll the article back, or keep it with a warning")
+    publish_claim_timeout: float = Field(
+        300.0, ge=1, description="seconds after which an unfinished publish is resumed (looked up by its key)")
+    verify_retries: int = Field(
+        3, ge=0, le=20, description="an external KB indexes late: replays again after a FAIL this many times")
+    verify_backoff: float = Field(
+        5.0, ge=0, le=3600, description="seconds before the first retry of a verification; doubles each time")
+    verify_pending_limit: int = Field(
+        24, ge=1, description="tries of a verification the agent could not run before it is left to a person")
 
     # Storage (the password is masked in repr and JSON: `masked_url`)
     database_url: str = Field("sqlite:///flywheel.db", validation_alias=_env("DATABASE_URL"), repr=False)
@@ -66,6 +83,14 @@ class Settings(BaseSettings):
     http_idle_timeout: int = Field(30, ge=1, le=3600, description="an idle keep-alive connection is closed after")
     http_connection_limit: int = Field(100, ge=1, le=10000, description="open connections at most; more wait")
     http_threads: int = Field(8, ge=1, le=64, description="requests handled at once")
+    http_shutdown_grace: float = Field(
+        20.0, ge=0, le=600, description="seconds requests in flight get to finish after SIGTERM")
+
+    # Operations (docs/ARCHITECTURE.md, "Running in production")
+    log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line")
+    model_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description='USD per 1M input and output tokens by model, JSON: {"gpt-4o-mini": [0.15, 0.60]}')
 
     # The loop
     review_channel: str | None = None

@@ -6,13 +6,14 @@ never retries. Action and view ids come from `handlers.ids`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from handlers import actions, commands, home, messages, reactions, views
 from handlers.guard import shows_errors
 from handlers.ids import ActionId, ViewId
 
-ACTIONS = {
+ACTIONS: dict[ActionId, Callable[..., None]] = {
     ActionId.FLAG: actions.handle_flag_button,
     ActionId.LOOKS_GOOD: actions.handle_looks_good,
     ActionId.SHOW_CONVERSATION: actions.handle_show_conversation,
@@ -27,13 +28,16 @@ ACTIONS = {
     ActionId.PUBLISH: actions.handle_publish,
     ActionId.DISMISS_DRAFT: actions.handle_dismiss_draft,
     ActionId.EDIT_AND_RETRY: actions.handle_edit_and_retry,
+    ActionId.VERDICT_WRONG: actions.handle_verdict_wrong,
+    ActionId.ROLLBACK: actions.handle_rollback,
     ActionId.RETRY: actions.handle_retry,
     ActionId.OPEN_LINK: actions.handle_open_link,
 }
 
-VIEW_SUBMISSIONS = {
+VIEW_SUBMISSIONS: dict[ViewId, Callable[..., None]] = {
     ViewId.EDIT_DRAFT: views.handle_edit_draft_submission,
     ViewId.EDIT_OUTLINE: views.handle_edit_outline_submission,
+    ViewId.VERDICT_OVERRIDE: views.handle_verdict_override_submission,
 }
 
 COMMAND = "/flywheel"

@@ -13,18 +13,31 @@ from slack_sdk import WebClient
 
 from bot.blocks import build_conversation_modal, build_draft_messages, build_edit_draft_modal, build_edit_outline_modal
 from bot.blocks.common import mention
-from bot.blocks.models import EditDraftView, EditOutlineView
+from bot.blocks.models import EditDraftView, EditOutlineView, OverrideView
+from bot.blocks.verdict import build_override_modal
 from bot.errors import InvalidInput
-from bot.services import Services, authoring, conversations, gaps, threads
+from bot.services import Services, authoring, conversations, gaps, kb_history, threads, verdicts
 from bot.slack.client import open_view
 from handlers import flows, present
-from handlers.ids import ActionId, DraftRef, GapRef, ItemRef, JoinRef, NewGapRef, RetryRef, TurnRef, parse_value
+from handlers.ids import (
+    ActionId,
+    DraftRef,
+    GapRef,
+    ItemRef,
+    JoinRef,
+    NewGapRef,
+    RetryRef,
+    RollbackRef,
+    RunRef,
+    TurnRef,
+    parse_value,
+)
 
 log = logging.getLogger(__name__)
 
 
 def _user(body: dict[str, Any]) -> str:
-    return body["user"]["id"]
+    return str(body["user"]["id"])
 
 
 # --- the digest item --------------------------------------------------------------------------------
@@ -146,8 +159,9 @@ def handle_test_draft(ack: Ack, body: dict[str, Any], services: Services, client
 
 def handle_publish(ack: Ack, body: dict[str, Any], services: Services, client: WebClient) -> None:
     ack()
-    gap_id = parse_value(body, DraftRef).gap_id
-    flows.publish(services, client, gap_id=gap_id, user=_user(body), where_=flows.where(body))
+    ref = parse_value(body, DraftRef)  # the draft the button showed is the one published, or refused
+    flows.publish(services, client, gap_id=ref.gap_id, user=_user(body), where_=flows.where(body),
+                  draft_id=ref.draft_id)
 
 
 def handle_dismiss_draft(ack: Ack, body: dict[str, Any], services: Services, client: WebClient) -> None:
@@ -166,7 +180,8 @@ def handle_dismiss_draft(ack: Ack, body: dict[str, Any], services: Services, cli
 def handle_retry(ack: Ack, body: dict[str, Any], services: Services, client: WebClient) -> None:
     ack()
     ref, user, w = parse_value(body, RetryRef), _user(body), flows.where(body)
-    flows.update(client, w.channel, w.message_ts, present.notice(f":arrows_counterclockwise: Retried by {mention(user)}."))
+    retried = present.notice(f":arrows_counterclockwise: Retried by {mention(user)}.")
+    flows.update(client, w.channel, w.message_ts, retried)
     thread = flows.Where(w.channel, w.thread_ts, None)
     if ref.action == ActionId.FLAG and ref.gap_id:
         flows.outline(services, client, gap_id=ref.gap_id, thread=thread, user=user)
@@ -177,10 +192,33 @@ def handle_retry(ack: Ack, body: dict[str, Any], services: Services, client: Web
     elif ref.action == ActionId.TEST_DRAFT and ref.gap_id:
         flows.shadow_test(services, client, gap_id=ref.gap_id, user=user, where_=thread)
     elif ref.action == ActionId.PUBLISH and ref.gap_id:
-        flows.publish(services, client, gap_id=ref.gap_id, user=user, where_=thread)
+        flows.publish(services, client, gap_id=ref.gap_id, user=user, where_=thread, draft_id=ref.draft_id)
     else:
         raise InvalidInput("This can't be retried from here. Use the buttons on the latest message.")
 
 
 def handle_open_link(ack: Ack) -> None:
     ack()  # url buttons open in the browser, but Slack still sends block_actions
+
+
+def handle_verdict_wrong(ack: Ack, body: dict[str, Any], services: Services, client: WebClient) -> None:
+    """'Verdict is wrong' on any verdict: the modal asks for the right verdict and a reason."""
+    ack()
+    ref = parse_value(body, RunRef)
+    judged = verdicts.judge_verdict(services, ref.run_id)
+    w = flows.where(body)
+    view = OverrideView(run_id=ref.run_id, judge_verdict=judged, gap_id=ref.gap_id, channel=w.channel,
+                        thread_ts=w.thread_ts)
+    open_view(client, trigger_id=body["trigger_id"], view=build_override_modal(view))
+
+
+def handle_rollback(ack: Ack, body: dict[str, Any], services: Services, client: WebClient) -> None:
+    """'Roll back to vN' on a verdict: the previous version goes live again (here and in the team's KB)."""
+    ack()
+    ref = parse_value(body, RollbackRef)
+    done = kb_history.rollback_from_verdict(services, article_id=ref.article_id, from_version=ref.from_version,
+                                            to_version=ref.to_version, gap_id=ref.gap_id, user=_user(body))
+    w = flows.where(body)
+    text = (f":rewind: {mention(_user(body))} rolled article #{done.article_id} back to version {done.restored_from}"
+            f" (now version {done.version}; the history is kept).")
+    flows.post(client, w.channel, present.notice(text), thread_ts=w.thread_ts)

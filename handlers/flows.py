@@ -23,12 +23,12 @@ from bot.blocks import (
     build_match_message,
     build_verdict_message,
 )
-from bot.blocks.common import mention
+from bot.blocks.common import esc, mention
 from bot.blocks.models import ErrorView
 from bot.domain import GapState
-from bot.errors import FlywheelError, IllegalTransition, LLMError
+from bot.errors import FlywheelError, IllegalTransition, InvalidInput, LLMError
 from bot.present import digest_item_view
-from bot.services import Services, authoring, gap_thread, gaps, threads
+from bot.services import Services, authoring, gap_thread, gaps, publishing, threads
 from bot.services.insight import gap_detail
 from bot.services.permissions import spend
 from bot.services.regression import RegressionResult
@@ -53,14 +53,21 @@ def where(body: dict[str, Any]) -> Where:
     msg = body.get("message") or {}
     channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
     message_ts = container.get("message_ts") or msg.get("ts")
-    return Where(channel=channel, thread_ts=msg.get("thread_ts") or message_ts, message_ts=message_ts)
+    thread_ts = msg.get("thread_ts") or message_ts
+    if not isinstance(channel, str) or not isinstance(thread_ts, str):
+        raise InvalidInput("This button is not on a message Flywheel can answer in (no channel or message).")
+    return Where(channel=channel, thread_ts=thread_ts, message_ts=message_ts)
 
 
 def post(client: WebClient, channel: str, msg: Message, *, thread_ts: str | None = None) -> str:
     return post_message(client, channel=channel, thread_ts=thread_ts, **msg.as_kwargs())
 
 
-def update(client: WebClient, channel: str, ts: str, msg: Message) -> None:
+def update(client: WebClient, channel: str, ts: str | None, msg: Message) -> None:
+    """Replace a message; without its ts (a payload that lacks one) there is nothing to replace."""
+    if ts is None:
+        log.info("update skipped: no message ts channel=%r", channel)
+        return
     update_message(client, channel=channel, ts=ts, **msg.as_kwargs())
 
 
@@ -108,7 +115,10 @@ def flag_item(
     """Flag the conversation of a digest item and answer in its thread. Returns the gap id, if any.
     The gap, its thread and the claim on its thread message are one transaction (`gaps.flag`); when the
     claim comes back (a new gap, or one whose message a Slack failure left unposted) this call posts it."""
-    thread = thread or Where(item.channel, item.ts, None)
+    if thread is None:
+        if item.channel is None or item.ts is None:
+            raise InvalidInput("This conversation is not posted in a digest, so it has no thread to answer in.")
+        thread = Where(item.channel, item.ts, None)
     ref = gap_thread.ThreadRef(thread.channel, thread.thread_ts, item.item_id)
     result = gaps.flag(services, conversation_id=item.conversation_id, user=user, on_match=on_match, thread=ref)
     if result.gap_id is None:  # it matches an open gap: offer to join it
@@ -231,18 +241,28 @@ def shadow_test(services: Services, client: WebClient, *, gap_id: int, user: str
     log.info("shadow test posted gap_id=%r", gap_id)
 
 
-def publish(services: Services, client: WebClient, *, gap_id: int, user: str, where_: Where) -> None:
-    authoring.check_publish(services, gap_id=gap_id, user=user)  # refused ephemerally, nothing posted
+def publish(services: Services, client: WebClient, *, gap_id: int, user: str, where_: Where,
+            draft_id: int | None = None) -> None:
+    """Publish the draft the button named (`draft_id`; None: the latest), then the verdict in place."""
+    publishing.check_publish(services, gap_id=gap_id, user=user)  # refused ephemerally, nothing posted
     draft = threads.current_draft(services, gap_id)
     text = "Publishing, then replaying the conversation against the live knowledge base…"
     out = None
-    with progress(client, where_, text, retry=ActionId.PUBLISH, gap_id=gap_id) as ts:
-        out = authoring.publish_or_verify(services, gap_id=gap_id, user=user)  # published: verified instead
-        question = gap_detail(services, gap_id).question
-        failed = out.state != GapState.VERIFIED
-        view = present.verdict_view(out.outcome, gap_id=gap_id, article_title=out.article_title,
-                                    draft_id=draft.draft_id if failed and draft else None, question=question)
-        update(client, where_.channel, ts, build_verdict_message(view))
+    with progress(client, where_, text, retry=ActionId.PUBLISH, gap_id=gap_id, draft_id=draft_id) as ts:
+        out = publishing.publish_or_verify(services, gap_id=gap_id, user=user, draft_id=draft_id)
+        if out.outcome is None:  # published, verification pending (or a draft the agent cannot see): Retry verifies
+            pending = ErrorView(message=out.pending or "Published; verification pending.",
+                                retry_action=ActionId.PUBLISH, gap_id=gap_id, draft_id=draft_id)
+            update(client, where_.channel, ts, build_error_message(pending))
+        else:
+            question = gap_detail(services, gap_id).question
+            failed = out.state != GapState.VERIFIED
+            view = present.verdict_view(out.outcome, gap_id=gap_id, article_title=out.article_title,
+                                        draft_id=draft.draft_id if failed and draft else None, question=question,
+                                        article_id=out.article_id, article_version=out.article_version)
+            update(client, where_.channel, ts, build_verdict_message(view))
+        if out.after_fail:  # rolled back, or kept live with a warning: said in the thread
+            post(client, where_.channel, present.notice(esc(out.after_fail, 2900)), thread_ts=where_.thread_ts)
     if out is None:
         return  # the error is shown in place of the placeholder
     log.info("publish verdict posted gap_id=%r state=%r", gap_id, out.state)

@@ -1,6 +1,6 @@
 """Every Block Kit id in one place: `ActionId`, `ViewId`, `InputId`, and the pydantic models carried in
 button values / option values / `private_metadata` (`ItemRef`, `GapRef`, `DraftRef`, `JoinRef`,
-`NewGapRef`, `TurnRef`, `RetryRef`, `ThreadMeta`), each with `.dump()` and `.load(raw)`.
+`NewGapRef`, `TurnRef`, `RetryRef`, `RunRef`, `RollbackRef`, `ThreadMeta`), each with `.dump()` and `.load(raw)`.
 
 Handlers import them from here. The definitions live in `bot/blocks/ids.py` so that the pure
 builders can use them without importing the `handlers` package (its `__init__` imports the
@@ -20,6 +20,8 @@ from bot.blocks.ids import (
     NewGapRef,
     Ref,
     RetryRef,
+    RollbackRef,
+    RunRef,
     ThreadMeta,
     TurnRef,
     ViewId,
@@ -39,6 +41,8 @@ __all__ = [
     "NewGapRef",
     "Ref",
     "RetryRef",
+    "RollbackRef",
+    "RunRef",
     "ThreadMeta",
     "TurnRef",
     "ViewId",

@@ -24,6 +24,7 @@ from bot.blocks.common import (
 )
 from bot.blocks.models import (
     AgentTurnChoice,
+    CollateralView,
     ConversationView,
     DigestSummary,
     DraftView,
@@ -95,7 +96,8 @@ def draft_view(draft: DraftInfo, *, state: str = "draft") -> DraftView:
 
 
 def verdict_view(
-    outcome: ReplayOutcome, *, gap_id: int, article_title: str, draft_id: int | None, question: str | None = None
+    outcome: ReplayOutcome, *, gap_id: int, article_title: str, draft_id: int | None, question: str | None = None,
+    article_id: int | None = None, article_version: int | None = None,
 ) -> VerdictView:
     return VerdictView(
         gap_id=gap_id,
@@ -109,6 +111,11 @@ def verdict_view(
         kind=outcome.kind,
         question=question,
         missing_facts=tuple(outcome.missing_facts),
+        run_id=outcome.run_id if outcome.verdict is not None else None,
+        collateral=tuple(CollateralView(c.position, c.question, c.before, c.after, c.reason)
+                         for c in outcome.collateral),
+        article_id=article_id,
+        article_version=article_version,
     )
 
 

@@ -66,7 +66,8 @@ def handle_flag_removed(event: dict[str, Any], services: Services, client: WebCl
     log.info("unflag gap_id=%r state=%r", gap_id, state)
     if state == GapState.DISMISSED:
         text = f":leftwards_arrow_with_hook: {mention(event['user'])} removed the flag: gap #{gap_id} is withdrawn."
-        flows.post(client, item.channel, present.notice(text), thread_ts=item.ts)
+        # the digest item is in the channel reacted in (checked to be a string by `_item`)
+        flows.post(client, event["item"]["channel"], present.notice(text), thread_ts=item.ts)
         flows.refresh_item(services, client, item.item_id)
 
 

@@ -1,4 +1,4 @@
-"""Modal submissions: the edited draft and the edited outline.
+"""Modal submissions: the edited draft, the edited outline, and a person overruling the judge.
 
 What the user can fix (an empty title, a gap closed meanwhile) is answered inside the modal with
 `response_action="errors"`; otherwise the modal closes at once and the thread is updated afterwards.
@@ -14,9 +14,11 @@ from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.blocks import parse_edit_draft, parse_edit_outline
-from bot.errors import FlywheelError
+from bot.blocks.models import OverrideNoticeView
+from bot.blocks.verdict import build_override_notice, parse_override
+from bot.errors import FlywheelError, InvalidInput
 from bot.llm.base import OutlineSection
-from bot.services import Services, authoring, gaps, threads
+from bot.services import Services, authoring, gaps, threads, verdicts
 from handlers import flows
 from handlers.ids import InputId, ThreadMeta
 
@@ -45,14 +47,20 @@ def handle_edit_draft_submission(ack: Ack, body: dict[str, Any], view: dict[str,
         ack(response_action="errors", errors={InputId.DRAFT_BODY.value: "A draft needs a body."})
         return
     ack()
+    gap_id = meta.gap_id
+    if gap_id is None:
+        raise InvalidInput("This form does not name a gap any more: open the draft again from its thread.")
     body_text = edited.body
     if body_text is None:  # too long to edit in Slack: unchanged
-        body_text = threads.current_draft(services, meta.gap_id).body  # type: ignore[union-attr]
-    authoring.edit_draft(services, gap_id=meta.gap_id, title=edited.title, body=body_text, user=body["user"]["id"])
-    log.info("draft edited gap_id=%r", meta.gap_id)
+        current = threads.current_draft(services, gap_id)
+        if current is None:
+            raise InvalidInput(f"Gap #{gap_id} has no draft to edit any more.")
+        body_text = current.body
+    authoring.edit_draft(services, gap_id=gap_id, title=edited.title, body=body_text, user=body["user"]["id"])
+    log.info("draft edited gap_id=%r", gap_id)
     if meta.channel and meta.thread_ts:
         where = flows.Where(meta.channel, meta.thread_ts, meta.message_ts)
-        flows.show_edited_draft(services, client, gap_id=meta.gap_id, where_=where, then_test=meta.then_test,
+        flows.show_edited_draft(services, client, gap_id=gap_id, where_=where, then_test=meta.then_test,
                                 user=body["user"]["id"])
 
 
@@ -74,3 +82,27 @@ def handle_edit_outline_submission(ack: Ack, body: dict[str, Any], view: dict[st
     log.info("outline edited gap_id=%r", meta.gap_id)
     if meta.channel and meta.message_ts:
         flows.update(client, meta.channel, meta.message_ts, flows.gap_message(services, meta.gap_id))  # type: ignore[arg-type]
+
+
+def handle_verdict_override_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services,
+                                       client: WebClient) -> None:
+    """Record the person's verdict (a quick DB write, so it runs before the ack and a refusal shows in the
+    modal), then say in the thread what changed."""
+    meta, given = ThreadMeta.load(view.get("private_metadata")), parse_override(view)
+    if meta.run_id is None:
+        ack(response_action="errors", errors={InputId.OVERRIDE_REASON.value: "This form has lost its verdict. "
+                                              "Open it again from the verdict message."})
+        return
+    user = body["user"]["id"]
+    try:
+        done = verdicts.override_verdict(services, run_id=meta.run_id, verdict=given.verdict, reason=given.reason,
+                                         user=user)
+    except FlywheelError as exc:
+        ack(response_action="errors", errors={InputId.OVERRIDE_REASON.value: exc.message[:300]})
+        return
+    ack()
+    if meta.channel and meta.thread_ts:
+        notice = OverrideNoticeView(run_id=done.run_id, judge_verdict=done.judge_verdict,
+                                    human_verdict=done.human_verdict, user=user, reason=given.reason, note=done.note,
+                                    agrees=done.agrees)
+        flows.post(client, meta.channel, build_override_notice(notice), thread_ts=meta.thread_ts)

@@ -10,7 +10,6 @@ import json
 import sys
 from pathlib import Path
 
-from bot.blocks.insights import build_recurrence_notice, build_weekly_message
 from bot.blocks import (
     build_digest_header,
     build_digest_item,
@@ -18,8 +17,11 @@ from bot.blocks import (
     build_gap_message,
     build_verdict_message,
 )
+from bot.blocks.insights import build_recurrence_notice, build_weekly_message
 from bot.blocks.models import (
     AgentTurnChoice,
+    CollateralView,
+    CreditView,
     DigestHeaderView,
     DigestItemView,
     DraftView,
@@ -27,7 +29,7 @@ from bot.blocks.models import (
     LoopLine,
     OutlineSectionView,
     OutlineView,
-    CreditView,
+    OverrideNoticeView,
     PersonCredit,
     RecurrenceItem,
     RecurrenceNoticeView,
@@ -37,6 +39,7 @@ from bot.blocks.models import (
     VerdictView,
     WeeklyInsightsView,
 )
+from bot.blocks.verdict import build_override_notice
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "SLACK_MESSAGES.md"
 Q = "Who do I call about a missed garbage collection?"
@@ -53,7 +56,8 @@ def steps() -> list[tuple[str, object]]:
                           questions=("Does the same-day return trip also apply to recycling?",), provider="offline")
     return [
         ("1. The daily digest header (review channel)", build_digest_header(DigestHeaderView(
-            day="2026-11-25", count=8, risk_count=6, yesterday=LoopLine(flagged=2, drafted=1, published=1, verified=1)))),
+            day="2026-11-25", count=8, risk_count=6,
+            yesterday=LoopLine(flagged=2, drafted=1, published=1, verified=1)))),
         ("2. One digest item (each has its own reactions and thread)", build_digest_item(DigestItemView(
             item_id=41, conversation_id=7, conversation_ref="ticket-8812", pick="risk",
             reasons=("escalated", "agent said it did not know"), total_turns=5,
@@ -65,13 +69,14 @@ def steps() -> list[tuple[str, object]]:
             author="UANA0001", provider="offline"))[0]),
         ("5. The verdict after “Publish”: before/after of the flagged turn", build_verdict_message(VerdictView(
             gap_id=12, verdict="pass", before=DONT_KNOW, after=FACT, question=Q, confidence=1.0,
-            reasons=("The new answer states all 1 required facts.",), article_title=outline.title))),
+            reasons=("The new answer states all 1 required facts.",), article_title=outline.title, run_id=41))),
         ("6. What a manager sees each week (stats channel; the trend chart is uploaded with it)",
          build_weekly_message(
              StatsView(period_label="Week 48 (23–29 Nov)", current=StatsNumbers(
                  reviewed=38, flagged=7, looks_good=31, gaps_opened=6, drafts=5, published=4, verified=3, failed=1,
                  open_backlog=4, recurrences=1), previous=StatsNumbers(reviewed=30, flagged=5, gaps_opened=5,
-                 drafts=4, published=3, verified=2, open_backlog=5)),
+                 drafts=4, published=3, verified=2, open_backlog=5),
+                 judge="Judge agrees with people on 9/10 reviewed verdicts (90%)"),
              WeeklyInsightsView(
                  credit=CreditView(people=(PersonCredit("UANA0001", reviewed=20, flagged=4, drafted=3, fixed=2),
                                            PersonCredit("UBEN0002", reviewed=18, flagged=3, drafted=2, fixed=1)),
@@ -85,6 +90,21 @@ def steps() -> list[tuple[str, object]]:
          build_recurrence_notice(RecurrenceNoticeView(
              gap_id=12, gap_title=outline.title, fixed_by="UANA0001",
              items=(RecurrenceItem("ticket-9120", "2026-11-27", ("escalated",)),)))),
+        ("8. A shadow test that fixes the question but breaks another answer (not a clean pass)",
+         build_verdict_message(VerdictView(
+             gap_id=12, verdict="collateral", before=DONT_KNOW, after=FACT, question=Q, confidence=1.0, kind="shadow",
+             reasons=("The new answer states all 1 required facts.",
+                      "Another turn got worse (message 3): it now answers a different question."),
+             article_title=outline.title, draft_id=30, run_id=40,
+             collateral=(CollateralView(3, "What are the hours of collection?",
+                                        "Service hours are Monday - Friday from 7:00 a.m. to 3:00 p.m.",
+                                        "Call Republic Services before 12 noon for a return trip.",
+                                        "It now answers a different question."),)))),
+        ("9. “Verdict is wrong”: a person overrules the judge (in the thread)",
+         build_override_notice(OverrideNoticeView(
+             run_id=41, judge_verdict="fail", human_verdict="pass", user="UANA0001",
+             reason="It states the 5 business days, in other words.", note="Gap #12 moved failed → verified.",
+             agrees=False))),
     ]
 
 

@@ -237,6 +237,8 @@ class Article(Base):
     external_url: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # taken off the KB (a new article whose verdict failed): not searched until a new version is published
+    withdrawn_at: Mapped[dt.datetime | None]
 
     versions: Mapped[list[ArticleVersion]] = relationship(order_by="ArticleVersion.version")
 
@@ -394,3 +396,19 @@ class SourceCursor(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     cursor: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ModelCall(Base):
+    """One remote model call: what it cost, never what it said (`bot/services/costs.py`)."""
+
+    __tablename__ = "model_calls"
+    __table_args__ = (Index("ix_model_calls_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    task: Mapped[str] = mapped_column(String(32))  # outline, draft, judge, agent, embeddings
+    model: Mapped[str] = mapped_column(String(100))
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    ok: Mapped[bool] = mapped_column(default=True)

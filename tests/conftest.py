@@ -29,12 +29,26 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
 
 
 @pytest.fixture(autouse=True)
+def _no_usage_sinks() -> Iterator[None]:
+    """The usage sinks are per process (installed by build_services); a test never inherits another's."""
+    from bot.llm import remote
+
+    yield
+    for name in list(remote._sinks):
+        remote.set_usage_sink(name, None)
+
+
+@pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never pick up a developer's real keys or .env."""
     for name in list(os.environ):
         if name.startswith(("FLYWHEEL_", "SLACK_", "OPENAI_")) and name != "FLYWHEEL_TEST_POSTGRES_URL":
             monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    # Scenarios that publish an untested draft predate "publish anyway"; tests/services/test_publishing*.py
+    # and tests/integrations/test_publish_exactly_once.py turn the guard on. No real waiting between replays.
+    monkeypatch.setenv("FLYWHEEL_PUBLISH_REQUIRES_TEST", "false")
+    monkeypatch.setenv("FLYWHEEL_VERIFY_BACKOFF", "0")
     # slack_sdk and requests pick up HTTP(S)_PROXY from the environment; every mock is on localhost.
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
@@ -83,7 +97,8 @@ def engine(db_url_engine):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'flywheel.db'}")  # type: ignore[call-arg]
+    return Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'flywheel.db'}",  # type: ignore[call-arg]
+                    publish_requires_test=False, verify_backoff=0)
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_slack_message_examples_are_current() -> None:
-    spec = importlib.util.spec_from_file_location("render_slack_examples", ROOT / "scripts" / "render_slack_examples.py")
+    script = ROOT / "scripts" / "render_slack_examples.py"
+    spec = importlib.util.spec_from_file_location("render_slack_examples", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     expected = module.render()
@@ -37,5 +38,6 @@ def test_readme_lists_every_connector_setting() -> None:
     from bot.integrations.settings import IntegrationSettings
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    missing = [f"FLYWHEEL_{n.upper()}" for n in IntegrationSettings.model_fields if f"FLYWHEEL_{n.upper()}`" not in readme]
+    missing = [f"FLYWHEEL_{n.upper()}" for n in IntegrationSettings.model_fields
+               if f"FLYWHEEL_{n.upper()}`" not in readme]
     assert missing == []

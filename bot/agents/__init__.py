@@ -4,7 +4,9 @@ The configured agent (`FLYWHEEL_AGENT`) is built by `bot.integrations.agents.bui
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -16,6 +18,46 @@ from bot.llm.base import LLM, AnswerRequest, ArticleSnippet, Turn
 class AgentAnswer:
     text: str
     sources: list[int] = field(default_factory=list)  # KB article ids used
+
+
+@dataclass
+class AgentIdentity:
+    """Who answered a replay: recorded on every run, so a broken regression case traces to its change."""
+
+    name: str
+    version: str | None = None
+    model: str | None = None
+
+
+_observed: ContextVar[AgentIdentity | None] = ContextVar("flywheel_agent_identity", default=None)
+FIELD_MAX = 100  # the ReplayRun columns' length
+
+
+def report_identity(*, version: object = None, model: object = None) -> None:
+    """An agent tells what its answer said about itself (an HTTP agent's `agent_version`, the model that
+    answered). Ignored outside a replay; non-strings and blanks are ignored."""
+    current = _observed.get()
+    if current is None:
+        return
+    if isinstance(version, str) and version.strip():
+        current.version = version.strip()[:FIELD_MAX]
+    if isinstance(model, str) and model.strip():
+        current.model = model.strip()[:FIELD_MAX]
+
+
+@contextmanager
+def observe_identity(agent: Agent, *, name: str | None = None, version: str | None = None) -> Iterator[AgentIdentity]:
+    """Collect the identity the agent reports during a replay (in this thread). What the agent reports wins
+    over the settings (`FLYWHEEL_AGENT_NAME`, `FLYWHEEL_AGENT_VERSION`); the version is "unknown" without either."""
+    who = AgentIdentity(name=(name or getattr(agent, "name", None) or "agent")[:FIELD_MAX],
+                        model=getattr(agent, "model", None))
+    token = _observed.set(who)
+    try:
+        yield who
+    finally:
+        _observed.reset(token)
+        if who.version is None:
+            who.version = (version or "unknown")[:FIELD_MAX]
 
 
 class Agent(Protocol):
@@ -46,5 +88,6 @@ class RagAgent:
         hits = kb.search(query, self.top_k)
         snippets = [ArticleSnippet(id=h.article_id, title=h.title, text=h.body) for h in hits]
         reply = self.llm.answer(AnswerRequest(history=history, articles=snippets))
+        report_identity(model=getattr(self.llm, "name", None))
         return AgentAnswer(text=reply.answer, sources=reply.used_article_ids)
 

@@ -16,8 +16,8 @@ from bot.blocks.common import (
     message,
     section,
 )
-from bot.blocks.models import DigestHeaderView, DigestItemView, LoopLine
 from bot.blocks.ids import ActionId, ItemRef
+from bot.blocks.models import DigestHeaderView, DigestItemView, LoopLine
 
 MAX_EXCERPT_TURNS = 7  # shown in the channel; the rest is one click away (Show conversation)
 EXCERPT_BUDGET = 2600  # chars of turn text in the item's section (limit 3000)

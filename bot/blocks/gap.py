@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from slack_sdk.models.blocks import Option, PlainTextObject, StaticSelectElement
+from slack_sdk.models.blocks import Block, Option, PlainTextObject, StaticSelectElement
 
 from bot.blocks.common import (
     MAX_SELECT_OPTIONS,
@@ -24,8 +24,8 @@ from bot.blocks.common import (
     plain,
     section,
 )
-from bot.blocks.models import AgentTurnChoice, FlagView, MatchView, OutlineView
 from bot.blocks.ids import ActionId, GapRef, JoinRef, NewGapRef, TurnRef
+from bot.blocks.models import AgentTurnChoice, FlagView, MatchView, OutlineView
 from bot.redact import redact
 
 CLOSED_STATES = {"published", "verified", "dismissed"}
@@ -73,13 +73,13 @@ def turn_select(view: FlagView) -> StaticSelectElement | None:
     )
 
 
-def _flag_blocks(view: FlagView) -> list:
+def _flag_blocks(view: FlagView) -> list[Block]:
     who = mention(view.flagged_by)
     lines = [f":books: {who} flagged a knowledge gap · *gap #{view.gap_id}*"]
     others = [u for u in view.co_flaggers if u != view.flagged_by]
     if others:
         lines.append(f"Also flagged by {mentions(others)}")
-    blocks: list = [section("\n".join(lines))]
+    blocks: list[Block] = [section("\n".join(lines))]
     select = turn_select(view)
     turn = next((t for t in view.agent_turns if t.position == view.flagged_position), None)
     if turn is not None:
@@ -92,10 +92,10 @@ def _flag_blocks(view: FlagView) -> list:
     return blocks
 
 
-def _outline_blocks(outline: OutlineView) -> list:
+def _outline_blocks(outline: OutlineView) -> list[Block]:
     summary = esc(outline.summary, 600)
     kind = esc(outline.kind, 30)
-    blocks: list = [section(f"*Suggested article:* {esc(outline.title, 250)}\n{summary}\n_Gap kind: {kind}_")]
+    blocks: list[Block] = [section(f"*Suggested article:* {esc(outline.title, 250)}\n{summary}\n_Gap kind: {kind}_")]
     parts = []
     for i, sec in enumerate(outline.sections, start=1):
         points = "\n".join(f"    • {esc(p, 400)}" for p in sec.points if p.strip())

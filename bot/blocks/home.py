@@ -22,10 +22,10 @@ from bot.blocks.common import (
     message,
     section,
 )
+from bot.blocks.ids import ActionId, ViewId
 from bot.blocks.insights import top_topics_blocks
 from bot.blocks.models import DigestSummary, GapSummary, HomeView
 from bot.blocks.stats import loop_rate, stat_fields
-from bot.blocks.ids import ActionId, ViewId
 
 MAX_MINE = 10
 MAX_DRAFTS = 10

@@ -43,6 +43,8 @@ class ActionId(StrEnum):
     DISMISS_DRAFT = "dismiss_draft"
     # verdict / errors
     EDIT_AND_RETRY = "edit_and_retry"
+    VERDICT_WRONG = "verdict_wrong"  # a person overrules the judge (opens the override modal)
+    ROLLBACK = "rollback_article"  # put the article's previous version back (here and in the team's KB)
     RETRY = "retry"
     # links (url buttons still send block_actions and must be acked)
     OPEN_LINK = "open_link"
@@ -54,6 +56,7 @@ class ViewId(StrEnum):
     CONVERSATION = "conversation_modal"  # read-only, no submit
     EDIT_DRAFT = "edit_draft_modal"
     EDIT_OUTLINE = "edit_outline_modal"
+    VERDICT_OVERRIDE = "verdict_override_modal"
     HOME = "home"
 
 
@@ -65,6 +68,8 @@ class InputId(StrEnum):
     OUTLINE_TITLE = "outline_title"
     OUTLINE_SECTIONS = "outline_sections"
     OUTLINE_FACTS = "outline_facts"
+    OVERRIDE_VERDICT = "override_verdict"  # radio: pass | fail
+    OVERRIDE_REASON = "override_reason"
 
 
 class InvalidRef(InvalidInput):
@@ -121,6 +126,22 @@ class GapRef(Ref):
     gap_id: int = _id()
 
 
+class RunRef(Ref):
+    """'Verdict is wrong' on a verdict message: the judged replay run (and its gap, when it has one)."""
+
+    run_id: int = _id()
+    gap_id: int | None = _opt_id()
+
+
+class RollbackRef(Ref):
+    """'Roll back' on a verdict: the article, the version the verdict was about, the version to restore."""
+
+    article_id: int = _id()
+    from_version: int = _id()
+    to_version: int = _id()
+    gap_id: int | None = _opt_id()
+
+
 class DraftRef(Ref):
     gap_id: int = _id()
     draft_id: int = _id()
@@ -168,12 +189,13 @@ class ThreadMeta(Ref):
     thread_ts: str | None = _ts()
     message_ts: str | None = _ts()  # the message to update after submit
     then_test: bool = False  # edit-and-retry: run the shadow test after saving
+    run_id: int | None = _opt_id()  # the verdict override modal: the judged run
 
 
 R = TypeVar("R", bound=Ref)
 
 
-def parse_value(body: dict[str, Any], model: type[Ref]) -> _Ref:
+def parse_value(body: dict[str, Any], model: type[R]) -> R:
     """The first action's value (button) or selected option value (select), parsed as `model`."""
     action = (body.get("actions") or [{}])[0]
     raw = action.get("value") or (action.get("selected_option") or {}).get("value")

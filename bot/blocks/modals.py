@@ -26,6 +26,7 @@ from bot.blocks.common import (
     quote,
     section,
 )
+from bot.blocks.ids import InputId, ThreadMeta, ViewId
 from bot.blocks.models import (
     ConversationView,
     EditDraftView,
@@ -35,7 +36,6 @@ from bot.blocks.models import (
     OutlineSectionView,
 )
 from bot.slack.text import clean_plain, split_text
-from bot.blocks.ids import InputId, ThreadMeta, ViewId
 
 TURN_MAX = 2700  # one turn's text in the conversation modal
 MODAL_TEXT_BUDGET = 150_000  # views must stay under 250 kB

@@ -118,9 +118,20 @@ class DraftView:
 
 
 @dataclass(frozen=True)
+class CollateralView:
+    """Another turn of the replayed conversation that got worse after the change."""
+
+    position: int
+    question: str
+    before: str
+    after: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class VerdictView:
     gap_id: int
-    verdict: str  # Verdict: pass | fail | unclear
+    verdict: str  # Verdict: pass | fail | unclear | collateral
     before: str | None  # the flagged turn's original answer
     after: str  # the replayed answer
     reasons: Sequence[str] = ()
@@ -131,6 +142,35 @@ class VerdictView:
     kind: str = "publish"  # ReplayKind: shadow | publish | regression | manual
     question: str | None = None  # the customer's question
     missing_facts: Sequence[str] = ()
+    run_id: int | None = None  # the judged run: enables "Verdict is wrong"
+    collateral: Sequence[CollateralView] = ()  # other turns that got worse
+    human_verdict: str | None = None  # a person overruled (or confirmed) the judge
+    article_id: int | None = None  # the published article and the version the verdict is about:
+    article_version: int | None = None  # from v2 on, they enable "Roll back to v{n-1}"
+
+
+@dataclass(frozen=True)
+class OverrideView:
+    """The "Verdict is wrong" modal."""
+
+    run_id: int
+    judge_verdict: str
+    gap_id: int | None = None
+    channel: str | None = None
+    thread_ts: str | None = None
+
+
+@dataclass(frozen=True)
+class OverrideNoticeView:
+    """The thread reply after a person overruled (or confirmed) the judge."""
+
+    run_id: int
+    judge_verdict: str
+    human_verdict: str
+    user: str
+    reason: str
+    note: str  # what happened to the gap
+    agrees: bool
 
 
 @dataclass(frozen=True)
@@ -167,6 +207,7 @@ class StatsView:
     current: StatsNumbers
     previous: StatsNumbers | None = None  # for the trend arrows
     period: str = "week"  # week | month
+    judge: str | None = None  # "Judge agrees with people on 4/5 reviewed verdicts (80%); self-agreement 93%…"
 
 
 @dataclass(frozen=True)

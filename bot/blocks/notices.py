@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from slack_sdk.models.blocks import Block
+
 from bot.blocks.common import Message, actions, button, context, emoji, esc, header, message, section
-from bot.blocks.models import ErrorView
 from bot.blocks.ids import ActionId, RetryRef
+from bot.blocks.models import ErrorView
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", "this help"),
@@ -20,7 +22,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 
 def build_error_message(view: ErrorView) -> Message:
     """A user-safe error; optional retry button and the correlation id that is in the logs."""
-    blocks: list = [section(f":warning: {esc(view.message, 1500, flatten=False)}")]
+    blocks: list[Block] = [section(f":warning: {esc(view.message, 1500, flatten=False)}")]
     if view.error_id:
         blocks.append(context(f"Error id `{esc(view.error_id, 64)}` (give it to whoever runs Flywheel)"))
     if view.retry_action:

@@ -48,6 +48,9 @@ def build_stats_message(view: StatsView) -> Message:
         section(loop_rate(view.current)),
         fields_section(stat_fields(view.current, view.previous)),
     ]
+    if view.judge:
+        blocks.append(context(f":scales: {esc(view.judge, 400)}. Overrule a verdict with its *Verdict is wrong* "
+                              "button."))
     if view.previous is not None:
         blocks.append(context(f"Arrows compare with the previous {period}."))
     if period == "week":

@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from bot.agents import Agent, AgentAnswer, RagAgent
+from bot.agents import Agent, AgentAnswer, RagAgent, report_identity
 from bot.errors import AgentError, ConfigError
 from bot.integrations import AGENTS_GROUP, load_entry_point
 from bot.integrations.http import HttpClient, Retry
@@ -32,6 +32,8 @@ DEFAULT_SYSTEM_PROMPT = (
     "You are a customer support agent. Answer the customer's last message using only the knowledge base "
     "articles provided. If they do not contain the answer, say that you don't have information about that."
 )
+VERSION_HEADER = "X-Agent-Version"  # or "agent_version" in the JSON answer: recorded on every replay run
+MODEL_HEADER = "X-Agent-Model"  # or "model" in the JSON answer
 PythonAgentFn = Callable[[list[dict[str, Any]], list[dict[str, Any]]], "str | dict[str, Any]"]
 
 
@@ -103,7 +105,11 @@ class HttpAgent:
         with self.slots:
             resp = self.http.request("POST", self.url, json=payload)
         log.debug("http agent answered replay_id=%r status=%d", replay_id, resp.status_code)
-        return _answer(self.http.json(resp), "The agent")
+        body = self.http.json(resp)
+        fields = body if isinstance(body, dict) else {}
+        report_identity(version=fields.get("agent_version") or resp.headers.get(VERSION_HEADER),
+                        model=fields.get("model") or resp.headers.get(MODEL_HEADER))
+        return _answer(body, "The agent")
 
 
 def knowledge_block(articles: Sequence[dict[str, Any]]) -> str:
@@ -156,6 +162,8 @@ class OpenAICompatibleAgent:
             resp = self.http.request("POST", "/chat/completions",
                                      json={"model": self.model, "messages": messages, "temperature": 0})
         body = self.http.json(resp)
+        report_identity(model=body.get("model") if isinstance(body, dict) else None,
+                        version=resp.headers.get(VERSION_HEADER))
         try:
             text = body["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
@@ -199,6 +207,8 @@ class PythonAgent:
         except Exception as exc:  # noqa: BLE001 - the team's code; only its type is logged (no text)
             log.error("in-process agent %r raised %s replay_id=%r", self.name, type(exc).__name__, replay_id)
             raise agent_error(f"The in-process agent {self.name!r} failed ({type(exc).__name__}).") from exc
+        if isinstance(result, dict):
+            report_identity(version=result.get("agent_version"), model=result.get("model"))
         return _answer(result, f"The in-process agent {self.name!r}")
 
 

@@ -122,4 +122,4 @@ def load_integration_settings(settings: Settings) -> IntegrationSettings:
     with the connector names of the main settings (`FLYWHEEL_AGENT`, `FLYWHEEL_PUBLISHER`) so the two
     can't disagree. Everything else takes them from `Services.integrations`; tests build an
     `IntegrationSettings(...)` and pass it to `build_services(integrations=...)`."""
-    return IntegrationSettings(agent=settings.agent, publisher=settings.publisher)  # type: ignore[call-arg]
+    return IntegrationSettings(agent=settings.agent, publisher=settings.publisher)  # type: ignore[call-arg]  # rest from env

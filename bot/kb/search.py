@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -62,7 +62,7 @@ class SearchBackend(Protocol):
 
     def search(self, conn: Connection, query: str, k: int) -> list[Hit]: ...
 
-    def shadow(self, engine: Engine, extra: Sequence[ExtraDoc]) -> Iterator[Searcher]: ...
+    def shadow(self, engine: Engine, extra: Sequence[ExtraDoc]) -> AbstractContextManager[Searcher]: ...
 
 
 class _BoundSearcher:
@@ -71,7 +71,8 @@ class _BoundSearcher:
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
         if self.table:
-            return self.backend._search(self.conn, query, k, self.table)  # type: ignore[attr-defined]
+            hits: list[Hit] = self.backend._search(self.conn, query, k, self.table)  # type: ignore[attr-defined]
+            return hits
         return self.backend.search(self.conn, query, k)
 
 
@@ -168,7 +169,7 @@ class PostgresSearch:
             text(
                 "SELECT id, ts_rank_cd(search_vector, q, 1) AS rank "
                 "FROM articles, to_tsquery('english', :q) AS q "
-                "WHERE search_vector @@ q ORDER BY rank DESC, id LIMIT :k"
+                "WHERE search_vector @@ q AND withdrawn_at IS NULL ORDER BY rank DESC, id LIMIT :k"
             ),
             {"q": " | ".join(terms), "k": k},
         ).all()
@@ -210,7 +211,7 @@ class PostgresSearch:
 
 def backend_for(engine: Engine) -> SearchBackend:
     if engine.dialect.name == "sqlite":
-        return SqliteSearch()  # type: ignore[return-value]
+        return SqliteSearch()
     if engine.dialect.name == "postgresql":
-        return PostgresSearch()  # type: ignore[return-value]
+        return PostgresSearch()
     raise ValueError(f"no KB search backend for {engine.dialect.name}")

@@ -1,5 +1,9 @@
 """The LLM layer: one small Protocol, an OpenAI implementation and a deterministic offline one."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from bot.llm.base import (
     LLM,
     AgentReply,
@@ -7,12 +11,17 @@ from bot.llm.base import (
     ArticleSnippet,
     DraftArticle,
     GapContext,
-    JudgeRequest,
     Judgement,
+    JudgeRequest,
     Outline,
     OutlineSection,
     Turn,
+    TurnCompareRequest,
+    TurnComparison,
 )
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 __all__ = [
     "LLM",
@@ -26,11 +35,13 @@ __all__ = [
     "Outline",
     "OutlineSection",
     "Turn",
+    "TurnCompareRequest",
+    "TurnComparison",
     "build_llm",
 ]
 
 
-def build_llm(settings):  # type: ignore[no-untyped-def]
+def build_llm(settings: Settings) -> LLM:
     """The configured provider. A configured real model is never silently swapped for the offline one."""
     if settings.use_openai:
         from bot.llm.openai_llm import OpenAILLM

@@ -6,6 +6,7 @@ Conversation text always travels as *data* inside these models; providers must r
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
@@ -85,6 +86,30 @@ class Judgement(BaseModel):
     contradictions: list[str] = Field(default_factory=list)
 
 
+class Change(StrEnum):
+    WORSE = "worse"
+    SAME = "same"
+    BETTER = "better"
+
+
+class TurnCompareRequest(BaseModel):
+    """One agent turn that was not the flagged one, answered before and after a KB change."""
+
+    question: str = Field(description="the customer's message this turn answers")
+    before_answer: str = Field(description="the agent's answer before the change")
+    after_answer: str = Field(description="the agent's answer after the change")
+    kb_excerpts: list[ArticleSnippet] = Field(default_factory=list)
+
+
+class TurnComparison(BaseModel):
+    change: Change = Field(
+        description="worse: contradicts the knowledge base, drops a fact the question asked about that the "
+        "before answer gave, or answers something else; better: answers the question more correctly or "
+        "completely; same otherwise (different words, same content)"
+    )
+    reason: str = Field(description="one short sentence naming what changed")
+
+
 class AnswerRequest(BaseModel):
     history: list[Turn] = Field(description="the conversation so far, ending with the user turn")
     articles: list[ArticleSnippet] = Field(description="retrieved knowledge base articles")
@@ -110,3 +135,5 @@ class LLM(Protocol):
     def judge(self, request: JudgeRequest) -> Judgement: ...
 
     def answer(self, request: AnswerRequest) -> AgentReply: ...
+
+    def compare(self, request: TurnCompareRequest) -> TurnComparison: ...

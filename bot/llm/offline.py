@@ -10,12 +10,15 @@ from bot.domain import GapKind, Verdict
 from bot.llm.base import (
     AgentReply,
     AnswerRequest,
+    Change,
     DraftArticle,
     GapContext,
     Judgement,
     JudgeRequest,
     Outline,
     OutlineSection,
+    TurnCompareRequest,
+    TurnComparison,
 )
 from bot.redact import redact
 from bot.text import content_terms, coverage, says_dont_know, sentences, shorten, term_set
@@ -25,6 +28,7 @@ DONT_KNOW_ANSWER = "I'm sorry, I don't have information about that. Let me conne
 FACT_COVERED = 0.6  # share of a fact's content words the answer must contain
 MATCH_COVERED = 0.5  # share of the question's content words an article must contain to be used
 MAX_FACTS = 5
+KEPT_ENOUGH = 0.5  # share of the earlier answer's words about the question a new answer must keep (collateral)
 
 
 def _title_from_question(question: str) -> str:
@@ -115,6 +119,30 @@ class OfflineLLM:
             known |= term_set(snippet.text)
         numbers = {t for t in term_set(answer) if any(c.isdigit() for c in t)}
         return sorted(f"figure {n} is not in the knowledge base" for n in numbers - known)
+
+    # --- compare another turn before/after (collateral regressions) -------------------------------------
+    def compare(self, request: TurnCompareRequest) -> TurnComparison:
+        """Worse when the new answer drops what the old answer said about the question (the old answer's
+        sentences that share words with it), or now says it does not know. A message that asks nothing (a
+        greeting, thanks) is never a regression."""
+        before, after = request.before_answer, request.after_answer
+        asked = term_set(request.question)
+        relevant = [s for s in sentences(before) if term_set(s) & asked]
+        if not asked or not relevant:
+            return TurnComparison(change=Change.SAME,
+                                  reason=f"{LABEL} The earlier answer said nothing about the question's words.")
+        if says_dont_know(before):
+            better = not says_dont_know(after)
+            return TurnComparison(change=Change.BETTER if better else Change.SAME,
+                                  reason=f"{LABEL} The answer before said the agent did not know.")
+        if says_dont_know(after):
+            return TurnComparison(change=Change.WORSE, reason=f"{LABEL} The new answer says the agent does not know.")
+        said = set().union(*(term_set(s) for s in relevant))
+        kept = len(said & term_set(after)) / len(said)
+        if kept < KEPT_ENOUGH:
+            return TurnComparison(change=Change.WORSE, reason=(
+                f"{LABEL} The new answer keeps {kept:.0%} of what the earlier answer said about this question."))
+        return TurnComparison(change=Change.SAME, reason=f"{LABEL} The new answer keeps what the earlier one said.")
 
     # --- answer (the built-in agent's model) -------------------------------------------------------
     def answer(self, request: AnswerRequest) -> AgentReply:

@@ -29,6 +29,8 @@ from bot.llm.base import (
     Judgement,
     JudgeRequest,
     Outline,
+    TurnCompareRequest,
+    TurnComparison,
 )
 from bot.llm.offline import DONT_KNOW_ANSWER
 from bot.llm.redaction import Scrub
@@ -67,7 +69,7 @@ class OpenAILLM:
         remote = RemoteModel.from_settings(settings, http_client=http_client)
         return cls(remote, settings.openai_model, timeout=settings.llm_timeout)
 
-    # --- the four tasks ----------------------------------------------------------------------------
+    # --- the five tasks ----------------------------------------------------------------------------
     def outline(self, gap: GapContext) -> Outline:
         result = self._complete("outline", prompts.OUTLINE_SYSTEM, gap, Outline)
         known = {a.id for a in gap.related_articles}
@@ -86,7 +88,13 @@ class OpenAILLM:
                 reasons=["No required facts or reference article to check the answer against."],
                 confidence=0.0,
             )
-        return self._complete("judge", prompts.JUDGE_SYSTEM, request, Judgement)
+        result = self._complete("judge", prompts.JUDGE_SYSTEM, request, Judgement)
+        if result.verdict == Verdict.COLLATERAL:  # the replay decides that one, never the judge
+            return result.model_copy(update={"verdict": Verdict.UNCLEAR})
+        return result
+
+    def compare(self, request: TurnCompareRequest) -> TurnComparison:
+        return self._complete("compare", prompts.COMPARE_SYSTEM, request, TurnComparison)
 
     def answer(self, request: AnswerRequest) -> AgentReply:
         if not request.articles:

@@ -48,4 +48,4 @@ def stats_view(detail: StatsDetail) -> StatsView:
     """The current period and the one before (for the trend arrows)."""
     previous = stats_numbers(detail.previous) if detail.previous is not None else None
     return StatsView(period_label=detail.label, current=stats_numbers(detail.current), previous=previous,
-                     period=detail.period)
+                     period=detail.period, judge=detail.judge)

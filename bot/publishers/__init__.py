@@ -20,12 +20,16 @@ class ArticleToPublish:
     author: str | None = None
     version: int = 1
     source_conversations: Sequence[str] = field(default_factory=tuple)
+    # The publish attempt's key: the same on a retry or a resume, so the external KB is asked whether it
+    # has it already (a label, a lookup, or an `Idempotency-Key` header) before anything is created.
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)
 class PublishReceipt:
     external_id: str | None = None
     url: str | None = None
+    visible: bool = True  # False: the external KB keeps it as a draft the agent cannot see (never verified)
 
 
 class Publisher(Protocol):
@@ -36,9 +40,19 @@ class Publisher(Protocol):
     def publish(self, article: ArticleToPublish) -> PublishReceipt: ...
 
 
+class Unpublisher(Protocol):
+    """Optional: take a new article off the external KB (a FAIL verdict rolled back). A rollback to an older
+    version is a `publish` of that version's text with the same `external_id` (an update)."""
+
+    def unpublish(self, external_id: str, *, gap_id: int | None = None) -> None: ...
+
+
 class BuiltinPublisher:
     name = "builtin"
 
     def publish(self, article: ArticleToPublish) -> PublishReceipt:
         return PublishReceipt()
+
+    def unpublish(self, external_id: str, *, gap_id: int | None = None) -> None:
+        return None
 

@@ -59,8 +59,32 @@ class IntercomPublisher:
                 return self._receipt(resp, article, "updated")
             log.warning("intercom article id=%s was deleted there; creating it again gap_id=%r",
                         article.external_id, article.gap_id)
+        if article.idempotency_key:  # Intercom takes no idempotency key: a retry looks for what it created
+            found = self._find(article.title)
+            if found is not None:
+                log.info("intercom article found id=%s gap_id=%r", found.get("id"), article.gap_id)
+                resp = self.http.request("PUT", f"/articles/{found['id']}", json=fields)
+                return self._receipt(resp, article, "updated")
         resp = self.http.request("POST", "/articles", json=fields, idempotent=False)
         return self._receipt(resp, article, "created")
+
+    def _find(self, title: str) -> dict[str, Any] | None:
+        """An article of ours (same author, same collection) with exactly this title, drafts included."""
+        resp = self.http.request("GET", "/articles/search", params={"phrase": title, "state": "all"})
+        data = self.http.json(resp).get("data")
+        articles = data.get("articles") if isinstance(data, dict) else None
+        for found in articles if isinstance(articles, list) else []:
+            if (isinstance(found, dict) and found.get("id") is not None and found.get("title") == title
+                    and found.get("author_id") == self.author_id
+                    and (self.parent_id is None or found.get("parent_id") == self.parent_id)):
+                return found
+        return None
+
+    def unpublish(self, external_id: str, *, gap_id: int | None = None) -> None:
+        """Back to a draft (the agent stops seeing it; a person can still publish it in Intercom)."""
+        if external_id.isdigit():
+            self.http.request("PUT", f"/articles/{external_id}", json={"state": "draft"}, allow=(404,))
+            log.info("intercom article unpublished id=%s gap_id=%r", external_id, gap_id)
 
     def _receipt(self, resp: requests.Response, article: ArticleToPublish, what: str) -> PublishReceipt:
         body = self.http.json(resp)
@@ -68,4 +92,5 @@ class IntercomPublisher:
             raise PublishError("Intercom answered without the article id.", retryable=False)
         log.info("intercom article %s id=%s gap_id=%r", what, body["id"], article.gap_id)
         url = body.get("url")
-        return PublishReceipt(external_id=str(body["id"]), url=url if isinstance(url, str) and url else None)
+        return PublishReceipt(external_id=str(body["id"]), url=url if isinstance(url, str) and url else None,
+                              visible=body.get("state", self.state) == "published")

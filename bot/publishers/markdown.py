@@ -43,8 +43,9 @@ def file_name(article: ArticleToPublish) -> str:
 
 
 def render(article: ArticleToPublish, now: dt.datetime) -> str:
+    # str(): a CLI user is an `Operator` (a str subclass) that safe_dump refuses
     meta = {"title": article.title, "slug": article.slug, "version": article.version, "tags": list(article.tags),
-            "gap_id": article.gap_id, "author": article.author,
+            "gap_id": article.gap_id, "author": str(article.author) if article.author else None,
             "source_conversations": list(article.source_conversations), "updated_at": now.isoformat()}
     front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
     return f"---\n{front}---\n\n{article.body.strip()}\n"

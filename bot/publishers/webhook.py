@@ -3,7 +3,8 @@
     POST <FLYWHEEL_WEBHOOK_URL>
     Content-Type: application/json
     X-Flywheel-Event: article.published
-    X-Flywheel-Delivery: <id, the same for the same article content: deduplicate on it>
+    X-Flywheel-Delivery: <id: the publish attempt's key (the same on a retry or resume); deduplicate on it>
+    Idempotency-Key: <the same id>
     X-Flywheel-Timestamp: <unix seconds>
     X-Flywheel-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + raw body)>
 
@@ -33,6 +34,7 @@ from bot.publishers import ArticleToPublish, PublishReceipt
 log = logging.getLogger(__name__)
 
 EVENT = "article.published"
+UNPUBLISHED = "article.unpublished"
 _SECRET_HINT = "Check FLYWHEEL_WEBHOOK_SECRET on both sides."
 
 
@@ -82,14 +84,8 @@ class WebhookPublisher:
 
     def publish(self, article: ArticleToPublish) -> PublishReceipt:
         body = json.dumps(payload(article), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        delivery = hashlib.sha256(body).hexdigest()[:32]
-
-        def sign() -> dict[str, str]:  # a fresh timestamp on every attempt
-            ts = str(int(self.clock()))
-            return {"X-Flywheel-Timestamp": ts, "X-Flywheel-Signature": signature(self.secret, ts, body)}
-
-        resp = self.http.request("POST", self.url, data=body, sign=sign, headers={
-            "Content-Type": "application/json", "X-Flywheel-Event": EVENT, "X-Flywheel-Delivery": delivery})
+        delivery = article.idempotency_key or hashlib.sha256(body).hexdigest()[:32]
+        resp = self._send(body, EVENT, delivery)
         log.info("webhook published delivery=%s gap_id=%r status=%d", delivery, article.gap_id, resp.status_code)
         try:
             answer = resp.json() if resp.content else {}
@@ -100,3 +96,19 @@ class WebhookPublisher:
         ext, url = answer.get("external_id"), answer.get("url")
         return PublishReceipt(external_id=str(ext) if isinstance(ext, str | int) else None,
                               url=url if isinstance(url, str) else None)
+
+    def unpublish(self, external_id: str, *, gap_id: int | None = None) -> None:
+        """`article.unpublished`: a FAIL verdict took a new article back (same signature and headers)."""
+        data = {"event": UNPUBLISHED, "article": {"external_id": external_id, "gap_id": gap_id}}
+        body = json.dumps(data, separators=(",", ":")).encode("utf-8")
+        resp = self._send(body, UNPUBLISHED, hashlib.sha256(body).hexdigest()[:32])
+        log.info("webhook unpublished gap_id=%r status=%d", gap_id, resp.status_code)
+
+    def _send(self, body: bytes, event: str, delivery: str) -> requests.Response:
+        def sign() -> dict[str, str]:  # a fresh timestamp on every attempt
+            ts = str(int(self.clock()))
+            return {"X-Flywheel-Timestamp": ts, "X-Flywheel-Signature": signature(self.secret, ts, body)}
+
+        return self.http.request("POST", self.url, data=body, sign=sign, headers={
+            "Content-Type": "application/json", "X-Flywheel-Event": event, "X-Flywheel-Delivery": delivery,
+            "Idempotency-Key": delivery})

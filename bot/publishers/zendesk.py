@@ -26,6 +26,16 @@ from bot.publishers import ArticleToPublish, PublishReceipt
 log = logging.getLogger(__name__)
 
 
+def key_label(key: str) -> str:
+    """The label a created article carries: the publish attempt's idempotency key, looked up before creating."""
+    return f"flywheel-{key}"[:100]
+
+
+def _receipt(article: dict[str, Any]) -> PublishReceipt:
+    return PublishReceipt(external_id=str(article["id"]), url=article.get("html_url"),
+                          visible=not article.get("draft", False))
+
+
 def zendesk_client(conf: IntegrationSettings, error: Any, *, not_found: str = "", **kw: Any) -> HttpClient:
     """The authenticated Zendesk client, shared by the publisher and the ticket source."""
     conf.require("zendesk_email", "zendesk_token", connector="Zendesk")
@@ -62,15 +72,34 @@ class ZendeskPublisher:
         return self._create(article, body)
 
     def _create(self, article: ArticleToPublish, body: str) -> PublishReceipt:
+        labels = list(article.tags)
+        if article.idempotency_key:  # a retry or a resume finds the article it created before
+            found = self._find(key_label(article.idempotency_key))
+            if found is not None:
+                log.info("zendesk article found by key id=%s gap_id=%r", found["id"], article.gap_id)
+                return _receipt(found)
+            labels.append(key_label(article.idempotency_key))
         resp = self.http.request(
             "POST", f"/api/v2/help_center/{self.locale}/sections/{self.section_id}/articles.json", idempotent=False,
             json={"article": {"title": article.title, "body": body, "locale": self.locale,
                               "permission_group_id": self.permission_group_id,
-                              "user_segment_id": self.user_segment_id, "label_names": list(article.tags)},
+                              "user_segment_id": self.user_segment_id, "label_names": labels},
                   "notify_subscribers": False})
         created = self._object(resp, "article")
         log.info("zendesk article created id=%s gap_id=%r", created["id"], article.gap_id)
-        return PublishReceipt(external_id=str(created["id"]), url=created.get("html_url"))
+        return _receipt(created)
+
+    def _find(self, label: str) -> dict[str, Any] | None:
+        resp = self.http.request("GET", "/api/v2/help_center/articles.json", params={"label_names": label})
+        found = self.http.json(resp).get("articles")
+        hits = [a for a in found if isinstance(a, dict) and a.get("id") is not None] if isinstance(found, list) else []
+        return hits[0] if hits else None
+
+    def unpublish(self, external_id: str, *, gap_id: int | None = None) -> None:
+        """Archive the article (Zendesk's DELETE keeps it restorable); one already gone is fine."""
+        if external_id.isdigit():
+            self.http.request("DELETE", f"/api/v2/help_center/articles/{external_id}.json", allow=(404,))
+            log.info("zendesk article archived id=%s gap_id=%r", external_id, gap_id)
 
     def _update(self, article_id: str, article: ArticleToPublish, body: str) -> PublishReceipt:
         translation = {"title": article.title, "body": body}

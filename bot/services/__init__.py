@@ -68,7 +68,7 @@ def build_services(
         migrate(engine)
     configure_redaction(settings)  # the redactor Slack excerpts and LLM prompts use (FLYWHEEL_REDACT_*)
     llm = llm or build_llm(settings)
-    return Services(
+    services = Services(
         settings=settings,
         engine=engine,
         session_factory=make_session_factory(engine),
@@ -79,3 +79,7 @@ def build_services(
         clock=clock or _utcnow,
         publisher=publisher or build_publisher(integrations),
     )
+    from bot.services.costs import record_model_calls  # here: costs imports this module
+
+    record_model_calls(services)  # every remote model call of this process becomes a `model_calls` row
+    return services

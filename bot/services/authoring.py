@@ -1,43 +1,26 @@
-"""From a gap to a verified article: outline, draft, shadow test, publish, verify."""
+"""From a gap to a tested draft: outline, draft, shadow test (publishing: `bot.services.publishing`)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.domain import ACTIVE_GAP_STATES, PUBLISHABLE_GAP_STATES, GapState, ReplayKind, Role, Verdict
+from bot.domain import ACTIVE_GAP_STATES, GapKind, GapState, ReplayKind, Role
 from bot.errors import IllegalTransition, InvalidInput
 from bot.kb.search import ExtraDoc
 from bot.llm.base import ArticleSnippet, DraftArticle, GapContext, Outline, Turn
 from bot.llm.redaction import redact_draft, redact_outline, scrubber_for
-from bot.publishers import ArticleToPublish
 from bot.services import Services
-from bot.services.gap_state import audit, check_state, ensure_can, get_gap, lock_gap, transition
+from bot.services.gap_state import audit, ensure_can, get_gap, transition
 from bot.services.matching import question_for
-from bot.services.permissions import Action, require, spend
+from bot.services.permissions import spend
 from bot.services.replay import ReplayOutcome, replay
-from bot.text import slugify
-from storage.models import Article, Conversation, Draft, Gap, GapConversation, RegressionCase
+from storage.models import Article, Conversation, Draft, Gap, GapConversation
 from storage.models import Outline as OutlineRow
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class PublishOutcome:
-    gap_id: int
-    article_id: int
-    article_version: int
-    article_title: str
-    outcome: ReplayOutcome
-    state: str
-    regressions: list = field(default_factory=list)  # list[RegressionResult]
-    url: str | None = None  # the article in the team's KB, when a publisher returned one
-    verified_instead: bool = False  # it was published already: only the verification ran again
 
 
 def latest_outline(session: Session, gap_id: int) -> OutlineRow | None:
@@ -60,7 +43,7 @@ def gap_context(services: Services, session: Session, gap: Gap) -> GapContext:
     hits = services.kb.search(question, 3) if question else []
     return GapContext(
         gap_id=gap.id,
-        kind=gap.kind,
+        kind=GapKind(gap.kind),
         conversation_ref=gap.conversation.external_id,
         transcript=[Turn(role=m.role, text=m.text) for m in messages],
         question=question,
@@ -136,7 +119,8 @@ def save_draft(
             target = session.get(Article, previous.target_article_id) if previous.target_article_id else None
         outline_row = latest_outline(session, gap_id)
         draft = Draft(gap_id=gap_id, outline_id=outline_row.id if outline_row else None, title=article.title.strip(),
-                      body=article.body.strip(), tags=list(article.tags), target_article_id=target.id if target else None,
+                      body=article.body.strip(), tags=list(article.tags),
+                      target_article_id=target.id if target else None,
                       provider=services.llm.name if outline is not None else "human", created_by=user, created_at=now)
         session.add(draft)
         session.flush()
@@ -149,7 +133,7 @@ def edit_draft(services: Services, *, gap_id: int, title: str, body: str, user: 
     return save_draft(services, gap_id=gap_id, article=DraftArticle(title=title, body=body), outline=None, user=user)
 
 
-def _required_facts(session: Session, gap_id: int) -> list[str]:
+def required_facts(session: Session, gap_id: int) -> list[str]:
     row = latest_outline(session, gap_id)
     return list(row.content.get("required_facts", [])) if row else []
 
@@ -162,7 +146,7 @@ def shadow_test(services: Services, *, gap_id: int, user: str | None) -> ReplayO
         draft = latest_draft(session, gap_id)
         if draft is None:
             raise InvalidInput(f"Gap #{gap_id} has no draft yet: write one first.")
-        facts = _required_facts(session, gap_id)
+        facts = required_facts(session, gap_id)
         conv_id, pos = gap.conversation_id, gap.flagged_position
         extra = ExtraDoc(title=draft.title, body=draft.body, tags=draft.tags, replaces=draft.target_article_id)
         draft_id, reference = draft.id, draft.body
@@ -171,123 +155,9 @@ def shadow_test(services: Services, *, gap_id: int, user: str | None) -> ReplayO
                   actor=user)
 
 
-def publish(services: Services, *, gap_id: int, user: str) -> PublishOutcome:
-    """Publish the latest draft: first to the team's KB (if a publisher is configured; a failure there
-    changes nothing), then article + state in one transaction, then verify by replay. A crash after the
-    transaction leaves the gap `published` without a verdict, which `resume_verifications` finishes."""
-    require(services, user, Action.PUBLISH)
-    now = services.clock()
-    with services.session() as session:
-        gap = get_gap(session, gap_id)
-        ensure_can(gap, GapState.PUBLISHED)
-        draft = latest_draft(session, gap_id)
-        if draft is None:
-            raise InvalidInput(f"Gap #{gap_id} has no draft to publish: write one first.")
-        target_id = draft.target_article_id or gap.article_id
-        target = session.get(Article, target_id) if target_id else None
-        payload = ArticleToPublish(
-            slug=target.slug if target else services.kb.free_slug(session, slugify(draft.title)),
-            title=draft.title, body=draft.body,
-            tags=tuple(draft.tags), external_id=target.external_id if target else None, gap_id=gap_id,
-            author=user, version=(target.version + 1) if target else 1,
-            source_conversations=tuple(linked_refs(session, gap)),
-        )
-        draft_id = draft.id
-    receipt = services.publisher.publish(payload)  # raises PublishError: nothing recorded
-    with services.session() as session:
-        lock_gap(session, gap_id)  # a second publish at the same moment waits, then sees `published`
-        gap = get_gap(session, gap_id)
-        ensure_can(gap, GapState.PUBLISHED)  # someone may have dismissed it meanwhile
-        article, _ = services.kb.save(session, title=payload.title, body=payload.body, tags=payload.tags,
-                                      author=user, gap_id=gap_id, article_id=target_id, slug=payload.slug, now=now)
-        if receipt.external_id or receipt.url:
-            article.external_id, article.external_url = receipt.external_id, receipt.url
-        gap.article_id, gap.published_at = article.id, now
-        transition(session, gap, GapState.PUBLISHED, actor=user, action="published", now=now,
-                   article_id=article.id, version=article.version, draft_id=draft_id,
-                   publisher=services.publisher.name)
-        article_id, version, title = article.id, article.version, article.title
-    outcome, state = verify(services, gap_id=gap_id, user=user)
-    from bot.services.regression import run_affected
-
-    regressions = run_affected(services, article_id=article_id, exclude_gap=gap_id)
-    return PublishOutcome(gap_id, article_id, version, title, outcome, state, regressions, receipt.url)
-
-
-def check_publish(services: Services, *, gap_id: int, user: str) -> GapState:
-    """What `publish_or_verify` checks first (who may publish, and the gap's state), for an edge that wants
-    to refuse before showing any progress. Returns the gap's state."""
-    require(services, user, Action.PUBLISH)
-    with services.session() as session:
-        return check_state(get_gap(session, gap_id), (*PUBLISHABLE_GAP_STATES, GapState.PUBLISHED))
-
-
-def publish_or_verify(services: Services, *, gap_id: int, user: str) -> PublishOutcome:
-    """Publish the latest draft, the one call every edge makes. A gap that is already published (its
-    verdict was lost: the model failed, or a crash) is not published twice: it is verified again instead
-    (`PublishOutcome.verified_instead`). Any other state is refused by `publish` (IllegalTransition)."""
-    require(services, user, Action.PUBLISH)
-    with services.session() as session:
-        state = GapState(get_gap(session, gap_id).state)
-    if state != GapState.PUBLISHED:
-        return publish(services, gap_id=gap_id, user=user)
-    outcome, verdict_state = verify(services, gap_id=gap_id, user=user)
-    with services.session() as session:
-        gap = get_gap(session, gap_id)
-        article = session.get(Article, gap.article_id) if gap.article_id else None
-        article_id, version = (article.id, article.version) if article else (0, 0)
-        title = article.title if article else (gap.title or "")
-        url = article.external_url if article else None
-    log.info("already published, verified instead gap_id=%r state=%r", gap_id, verdict_state)
-    return PublishOutcome(gap_id, article_id, version, title, outcome, verdict_state, url=url, verified_instead=True)
-
-
 def linked_refs(session: Session, gap: Gap) -> list[str]:
     """External ids of every conversation linked to the gap, in link order (one query)."""
     return list(session.scalars(
         select(Conversation.external_id).join(GapConversation, GapConversation.conversation_id == Conversation.id)
         .where(GapConversation.gap_id == gap.id).order_by(GapConversation.id)
     ))
-
-
-def verify(services: Services, *, gap_id: int, user: str | None) -> tuple[ReplayOutcome, str]:
-    """Replay the gap's conversation against the live KB and move it to verified or failed."""
-    with services.session() as session:
-        gap = get_gap(session, gap_id)
-        if gap.state != GapState.PUBLISHED.value:
-            raise IllegalTransition(f"Gap #{gap_id} is {gap.state}; only a published gap is verified.")
-        facts = _required_facts(session, gap_id)
-        article = session.get(Article, gap.article_id) if gap.article_id else None
-        conv_id, pos, reference = gap.conversation_id, gap.flagged_position, article.body if article else ""
-    outcome = replay(services, conversation_id=conv_id, kind=ReplayKind.PUBLISH, flagged_position=pos,
-                     required_facts=facts, reference=reference, gap_id=gap_id, actor=user)
-    now = services.clock()
-    with services.session() as session:
-        gap = get_gap(session, gap_id)
-        if outcome.verdict == Verdict.PASS:
-            transition(session, gap, GapState.VERIFIED, actor=user, action="verified", now=now, run_id=outcome.run_id)
-            gap.verified_at = now
-            _ensure_case(session, gap, outcome, facts)
-        else:
-            transition(session, gap, GapState.FAILED, actor=user, action="verification-failed", now=now,
-                       run_id=outcome.run_id)
-        return outcome, gap.state
-
-
-def _ensure_case(session: Session, gap: Gap, outcome: ReplayOutcome, facts: Sequence[str]) -> None:
-    case = session.scalar(select(RegressionCase).where(RegressionCase.gap_id == gap.id))
-    if case is None:
-        case = RegressionCase(gap_id=gap.id, conversation_id=gap.conversation_id,
-                              flagged_position=outcome.flagged_position or 0, created_at=gap.verified_at)
-        session.add(case)
-    case.required_facts, case.article_id, case.active = list(facts), gap.article_id, True
-    case.last_verdict, case.last_run_at = Verdict.PASS.value, gap.verified_at
-
-
-def resume_verifications(services: Services) -> list[int]:
-    """Gaps left `published` without a verdict (a crash after publishing): verify them now."""
-    with services.session() as session:
-        ids = list(session.scalars(select(Gap.id).where(Gap.state == GapState.PUBLISHED.value)))
-    for gid in ids:
-        verify(services, gap_id=gid, user=None)
-    return ids

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -59,9 +60,9 @@ _COLUMNS = (Conversation.id, Conversation.external_id, Conversation.imported_at,
             Conversation.resolved, Conversation.csat)
 
 
-def _row(r: Sequence[object]) -> ConversationRow:
+def _row(r: Sequence[Any]) -> ConversationRow:
     cid, ext, imported, escalated, resolved, csat = r
-    return ConversationRow(int(cid), str(ext), as_utc(imported), bool(escalated), resolved, csat)  # type: ignore[arg-type]
+    return ConversationRow(int(cid), str(ext), as_utc(imported), bool(escalated), resolved, csat)
 
 
 def recent_conversations(

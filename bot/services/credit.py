@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, computed_field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
 from bot.domain import GapState, ReviewStatus
@@ -47,7 +47,7 @@ class Counts(BaseModel):
     drafted: int = 0
     fixed: int = 0
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects decorators stacked on @property (pydantic docs)
     @property
     def total(self) -> int:
         return self.reviewed + self.flagged + self.drafted + self.fixed
@@ -90,7 +90,8 @@ def weekly_credit(
             Draft.created_by.is_not(None), Draft.created_at >= start, Draft.created_at < end)
         for kind, stmt in (("reviewed", reviews), ("flagged", flags), ("drafted", drafts)):
             for thing, user in session.execute(stmt):
-                per[user][kind].add(thing)
+                if user is not None:
+                    per[user][kind].add(thing)
         for gap_id, user in session.execute(_fixers(start, end)):
             if user:
                 per[user]["fixed"].add(gap_id)
@@ -101,7 +102,7 @@ def weekly_credit(
                   team=team, streak=team_streak(services, now=now or services.clock(), tz=tz))
 
 
-def _fixers(start: dt.datetime, end: dt.datetime):  # type: ignore[no-untyped-def]
+def _fixers(start: dt.datetime, end: dt.datetime) -> Select[int, str | None]:
     """(gap id, person) per verification in the window: the actor of the latest publish before it, else its own."""
     verified, published = aliased(AuditEvent), aliased(AuditEvent)
     publisher = (

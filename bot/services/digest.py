@@ -161,6 +161,7 @@ class StatsDetail:
     period: str  # week | month
     current: WeekReview
     previous: WeekReview | None
+    judge: str | None = None  # the judge's agreement with people and with itself, one line
 
 
 def week_review(services: Services, week: WeekStats) -> WeekReview:
@@ -179,7 +180,8 @@ def week_review(services: Services, week: WeekStats) -> WeekReview:
 def stats_detail(services: Services, report: StatsReport) -> StatsDetail:
     """The report's current period and the one before, with their reviews and recurrences."""
     previous = week_review(services, report.previous) if report.previous is not None else None
-    return StatsDetail(report.current.label, report.period, week_review(services, report.current), previous)
+    judge = report.judge.to_text() if report.judge is not None else None
+    return StatsDetail(report.current.label, report.period, week_review(services, report.current), previous, judge)
 
 
 def last_week(services: Services, *, now: dt.datetime) -> tuple[dt.datetime, str]:

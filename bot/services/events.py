@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any, cast
 
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -41,7 +42,8 @@ def first_delivery(services: Services, event_id: str) -> bool:
 def prune(services: Services, *, keep: dt.timedelta = KEEP) -> int:
     """Forget event ids older than `keep` (Slack no longer redelivers them). Returns how many went."""
     with services.session() as s:
-        gone = s.execute(delete(ProcessedEvent).where(ProcessedEvent.received_at < services.clock() - keep)).rowcount
+        old = delete(ProcessedEvent).where(ProcessedEvent.received_at < services.clock() - keep)
+        gone = cast(CursorResult[Any], s.execute(old)).rowcount
     if gone:
         log.info("processed events pruned count=%d", gone)
     return gone or 0

@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -88,7 +88,7 @@ def claim(session: Session, gap: Gap, *, now: dt.datetime) -> Announcement | Non
     return None
 
 
-def _mine(a: Announcement) -> tuple:  # type: ignore[type-arg]
+def _mine(a: Announcement) -> tuple[ColumnElement[bool], ...]:
     return JobClaim.job_name == JOB, JobClaim.period_key == str(a.gap_id), JobClaim.owner == a.owner
 
 

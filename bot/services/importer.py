@@ -13,8 +13,9 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 
@@ -114,7 +115,7 @@ class _Importer:
                      "text": m["text"], "ts": m["ts"], "metadata": m["meta"]}
                     for conversation_id, source, ext in added for m in by_key[(source, ext)]]
             if rows:
-                session.connection().execute(Message.__table__.insert(), rows)  # Core: no ORM bulk path
+                session.connection().execute(cast(Table, Message.__table__).insert(), rows)  # Core: no ORM bulk path
         return len(added), len(rows)
 
     def flush(self) -> None:
@@ -170,7 +171,7 @@ def _error_name(exc: StatementError) -> str:
     return type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
 
 
-def import_records(services: Services, records: Iterable[tuple[int, dict]], *, source: str = "import",
+def import_records(services: Services, records: Iterable[tuple[int, dict[str, Any]]], *, source: str = "import",
                    batch_size: int = 500) -> ImportReport:
     """Import (line_no, conversation dict in the JSONL shape) pairs: the JSONL reader and HTTP ingest use it."""
     importer = _Importer(services, source, batch_size)

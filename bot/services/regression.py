@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.domain import GapState, ReplayKind, Verdict
 from bot.errors import FlywheelError
@@ -15,7 +17,7 @@ from bot.services import Services
 from bot.services.gaps import audit, question_for, transition
 from bot.services.permissions import Action, require, spend
 from bot.services.replay import replay
-from storage.models import Article, Gap, RegressionCase
+from storage.models import Article, ArticleVersion, Gap, RegressionCase, ReplayRun
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,51 @@ class RegressionResult:
     fixed_by: str | None = None  # who published the fix (to mention when it breaks)
     thread_channel: str | None = None
     thread_ts: str | None = None
+    seconds: float = 0.0
+    agent: str | None = None  # who answered: "name version"
+    model: str | None = None
+    kb_revision: int | None = None
+    changes: tuple[str, ...] = ()  # for a case that is not passing: what changed since it last passed
+
+    @property
+    def could_not_run(self) -> bool:
+        return self.error is not None
+
+    @property
+    def failing(self) -> bool:
+        """It ran and did not pass (newly broken, or still broken from an earlier run)."""
+        return self.error is None and self.verdict != Verdict.PASS.value
+
+
+def who(run: ReplayRun) -> str | None:
+    if run.agent_name is None:
+        return None
+    return f"{run.agent_name} {run.agent_version or 'unknown'}"
+
+
+def _kb_changes(session: Session, old: int, new: int, since: str = "last pass") -> str:
+    ids = sorted(set(session.scalars(select(ArticleVersion.article_id).where(
+        ArticleVersion.id > min(old, new), ArticleVersion.id <= max(old, new)))))
+    shown = ", ".join(f"#{i}" for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+    return f"KB changed since {since} (rev {old} -> {new}" + (f": articles {shown})" if ids else ")")
+
+
+def changes_since_pass(session: Session, run: ReplayRun) -> tuple[str, ...]:
+    """Compare a run with the gap's last passing run (its verification or a regression run): the KB, the
+    agent and its version, the model. Values not recorded at the time are not compared."""
+    last = session.scalar(select(ReplayRun).where(
+        ReplayRun.gap_id == run.gap_id, ReplayRun.id < run.id, ReplayRun.verdict == Verdict.PASS.value,
+        ReplayRun.kind.in_([ReplayKind.PUBLISH.value, ReplayKind.REGRESSION.value])).order_by(ReplayRun.id.desc()))
+    if last is None:
+        return ("no earlier passing run to compare with",)
+    found = []
+    if last.kb_revision != run.kb_revision:
+        found.append(_kb_changes(session, last.kb_revision, run.kb_revision))
+    if who(last) is not None and who(last) != who(run):
+        found.append(f"agent changed ({who(last)} -> {who(run)})")
+    if last.model is not None and last.model != run.model:
+        found.append(f"model changed ({last.model} -> {run.model})")
+    return tuple(found) or (f"no KB, agent or model change since the last pass (run #{last.id})",)
 
 
 def _case_ids(services: Services, case_ids: Sequence[int] | None) -> list[int]:
@@ -44,30 +91,39 @@ def _case_ids(services: Services, case_ids: Sequence[int] | None) -> list[int]:
 
 def run_case(services: Services, case_id: int, *, actor: str | None = None) -> RegressionResult:
     with services.session() as session:
-        case = session.get(RegressionCase, case_id)
+        case = session.get_one(RegressionCase, case_id)
         article = session.get(Article, case.article_id) if case.article_id else None
-        args = dict(conversation_id=case.conversation_id, flagged_position=case.flagged_position,
-                    required_facts=list(case.required_facts), reference=article.body if article else "")
+        conversation_id, flagged, facts = case.conversation_id, case.flagged_position, list(case.required_facts)
+        reference = article.body if article else ""
         gap_id, was = case.gap_id, case.last_verdict
+    started = time.monotonic()
     try:
-        outcome = replay(services, kind=ReplayKind.REGRESSION, gap_id=gap_id, case_id=case_id, actor=actor, **args)
+        outcome = replay(services, kind=ReplayKind.REGRESSION, gap_id=gap_id, case_id=case_id, actor=actor,
+                         conversation_id=conversation_id, flagged_position=flagged, required_facts=facts,
+                         reference=reference)
     except FlywheelError as exc:
         log.warning("regression case_id=%r failed to run: %s", case_id, type(exc).__name__)
-        return RegressionResult(case_id, gap_id, args["conversation_id"], None, False, None, error=exc.message)
+        return RegressionResult(case_id, gap_id, conversation_id, None, False, None, error=exc.message,
+                                seconds=time.monotonic() - started)
+    seconds = time.monotonic() - started
     now = services.clock()
     verdict = outcome.verdict.value if outcome.verdict else None
     broke = was == Verdict.PASS.value and verdict != Verdict.PASS.value
     with services.session() as session:
-        case = session.get(RegressionCase, case_id)
+        case = session.get_one(RegressionCase, case_id)
         case.last_verdict, case.last_run_at = verdict, now
-        gap = session.get(Gap, gap_id)
+        gap = session.get_one(Gap, gap_id)
         if broke and gap.state == GapState.VERIFIED.value:
             transition(session, gap, GapState.FAILED, actor=actor, action="regression-broke", now=now,
                        run_id=outcome.run_id)
         elif verdict == Verdict.PASS.value:
             audit(session, gap, "regression-passed", actor=actor, now=now, run_id=outcome.run_id)
+        run = session.get_one(ReplayRun, outcome.run_id)
+        changes = changes_since_pass(session, run) if verdict != Verdict.PASS.value else ()
         return RegressionResult(case_id, gap_id, case.conversation_id, verdict, broke, outcome.run_id,
-                                fixed_by=gap.owner, thread_channel=gap.thread_channel, thread_ts=gap.thread_ts)
+                                fixed_by=gap.owner, thread_channel=gap.thread_channel, thread_ts=gap.thread_ts,
+                                seconds=seconds, agent=who(run), model=run.model, kb_revision=run.kb_revision,
+                                changes=changes)
 
 
 def run_regressions(
@@ -104,8 +160,40 @@ def run_affected(services: Services, *, article_id: int, exclude_gap: int | None
             if case.article_id == article_id:
                 affected.append(case.id)
                 continue
-            gap = session.get(Gap, case.gap_id)
+            gap = session.get_one(Gap, case.gap_id)
             question = question_for(gap.conversation.messages, case.flagged_position)
             if any(h.article_id == article_id for h in services.kb.search(question, 3)):
                 affected.append(case.id)
     return run_regressions(services, case_ids=affected) if affected else []
+
+
+@dataclass(frozen=True)
+class SuiteIdentity:
+    """What a regression run ran against, and what changed since the previous run of the suite."""
+
+    agent: str | None
+    model: str | None
+    kb_revision: int | None
+    changed: tuple[str, ...] = ()
+    previous_run_id: int | None = None
+
+
+def suite_identity(services: Services, results: Sequence[RegressionResult]) -> SuiteIdentity:
+    ran = [r for r in results if r.run_id is not None]
+    if not ran:
+        return SuiteIdentity(None, None, None)
+    latest = max(ran, key=lambda r: r.run_id or 0)
+    first = min(r.run_id or 0 for r in ran)
+    with services.session() as session:
+        prev = session.scalar(select(ReplayRun).where(
+            ReplayRun.kind == ReplayKind.REGRESSION.value, ReplayRun.id < first).order_by(ReplayRun.id.desc()))
+        if prev is None:
+            return SuiteIdentity(latest.agent, latest.model, latest.kb_revision)
+        changed = []
+        if latest.kb_revision is not None and prev.kb_revision != latest.kb_revision:
+            changed.append(_kb_changes(session, prev.kb_revision, latest.kb_revision, "the previous run"))
+        if who(prev) is not None and who(prev) != latest.agent:
+            changed.append(f"agent changed ({who(prev)} -> {latest.agent})")
+        if prev.model is not None and prev.model != latest.model:
+            changed.append(f"model changed ({prev.model} -> {latest.model})")
+        return SuiteIdentity(latest.agent, latest.model, latest.kb_revision, tuple(changed), prev.id)

@@ -9,18 +9,20 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from bot.agents import observe_identity
 from bot.domain import ReplayKind, Role, Verdict
 from bot.errors import NotFound
 from bot.kb.search import ExtraDoc, Searcher
 from bot.llm.base import ArticleSnippet, Judgement, JudgeRequest, Turn
 from bot.llm.redaction import scrubber_for
 from bot.services import Services
+from bot.services.collateral import CollateralTurn, apply, changed_articles, find_collateral
 from storage.models import Conversation, ReplayRun, ReplayTurn
 
 log = logging.getLogger(__name__)
@@ -49,9 +51,11 @@ class ReplayOutcome:
     confidence: float | None = None
     agreement: float | None = None
     missing_facts: list[str] = field(default_factory=list)
+    collateral: list[CollateralTurn] = field(default_factory=list)  # other turns that got worse
 
     @property
     def passed(self) -> bool:
+        """A clean pass: the flagged turn passes and no other turn got worse (that is `Verdict.COLLATERAL`)."""
         return self.verdict == Verdict.PASS
 
 
@@ -141,17 +145,24 @@ def replay(
     case_id: int | None = None,
     actor: str | None = None,
     with_judge: bool = True,
+    article_id: int | None = None,
+    baseline: Mapping[int, str] | None = None,
 ) -> ReplayOutcome:
-    """Replay and (optionally) judge; the run is stored only once everything succeeded."""
+    """Replay and (optionally) judge; the run is stored only once everything succeeded. `article_id`: the
+    article the change published (default: the gap's), for telling collateral regressions from other changes;
+    `baseline`: the answers without the change by position (default: the conversation's original answers)."""
     messages = load_messages(services, conversation_id)
     ctx = services.kb.shadow(extra) if extra else services.kb.live()
     replay_id = uuid.uuid4().hex
-    with ctx as searcher:
+    who = observe_identity(services.agent, name=services.settings.agent_name,
+                           version=services.settings.agent_version)
+    with ctx as searcher, who as agent_id:
         turns = replay_turns(services, messages, searcher, extra=extra, replay_id=replay_id)
         chosen = pick_turn(turns, flagged_position)
-        judgement, agreement = None, None
+        judgement, agreement, collateral = None, None, []
         if with_judge and chosen is not None:
-            excerpts = [ArticleSnippet(id=h.article_id, title=h.title, text=h.body) for h in searcher.search(chosen.user_text, 3)]
+            hits = searcher.search(chosen.user_text, 3)
+            excerpts = [ArticleSnippet(id=h.article_id, title=h.title, text=h.body) for h in hits]
             judgement, agreement = judge(
                 services,
                 JudgeRequest(
@@ -163,6 +174,13 @@ def replay(
                     kb_excerpts=excerpts,
                 ),
             )
+            collateral = find_collateral(
+                services, turns, flagged_position=chosen.position, searcher=searcher,
+                agent_positions={m.position for m in messages if m.role == Role.AGENT},
+                changed=changed_articles(services, extra, gap_id=gap_id, article_id=article_id), baseline=baseline,
+            )
+            verdict, reasons = apply(judgement.verdict, list(judgement.reasons), collateral)
+            judgement = judgement.model_copy(update={"verdict": verdict, "reasons": reasons})
     scrub = scrubber_for(services.settings)  # stored runs are derived data: redacted, whatever the provider
     with services.session() as session:
         run = ReplayRun(
@@ -172,6 +190,9 @@ def replay(
             draft_id=draft_id,
             regression_case_id=case_id,
             kb_revision=services.kb.revision(session),
+            agent_name=agent_id.name,
+            agent_version=agent_id.version,
+            model=agent_id.model,
             flagged_position=chosen.position if chosen else None,
             before_answer=scrub(chosen.original_answer) if chosen and chosen.original_answer else None,
             after_answer=scrub(chosen.new_answer) if chosen else None,
@@ -179,6 +200,7 @@ def replay(
             reasons=[scrub(r) for r in judgement.reasons] if judgement else [],
             confidence=judgement.confidence if judgement else None,
             agreement=agreement,
+            collateral=[c.to_json(scrub) for c in collateral] if judgement else None,
             judge_runs=services.settings.judge_runs if judgement else 0,
             provider=services.llm.name,
             created_by=actor,
@@ -213,4 +235,5 @@ def replay(
         confidence=judgement.confidence if judgement else None,
         agreement=agreement,
         missing_facts=list(judgement.missing_facts) if judgement else [],
+        collateral=collateral,
     )

@@ -8,7 +8,6 @@ UTC by convention, and `_utc` makes them aware before any arithmetic.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import statistics
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -19,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from bot.domain import ACTIVE_GAP_STATES, GapState, ReplayKind, ReviewStatus, Verdict
 from bot.services import Services
+from bot.services.stats_math import wilson_interval
+from bot.services.verdicts import JudgeAgreement, judge_agreement
 from storage.models import AuditEvent, DigestItem, Draft, Gap, RegressionCase, ReplayRun
 
 Period = Literal["week", "month"]
@@ -69,6 +70,7 @@ class StatsReport(BaseModel):
     generated_at: dt.datetime
     period: Period = "week"
     weeks: list[WeekStats] = Field(min_length=1)  # oldest first; the last one holds `now`
+    judge: JudgeAgreement | None = None  # the judge against people's verdicts and against itself (all time)
 
     @property
     def current(self) -> WeekStats:
@@ -118,21 +120,9 @@ class StatsReport(BaseModel):
                 f"Gap rate {num('gap_rate', '{:.1f}', '%', 100)} of {cur.random_reviewed} random reviews"
                 f" (95% CI {(cur.gap_rate_low or 0.0) * 100:.1f}–{(cur.gap_rate_high or 0.0) * 100:.1f}%)"
             )
+        if self.judge is not None:
+            lines.append(self.judge.to_text())
         return "\n".join(lines)
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
-    """Wilson score interval for a proportion; None when nothing was observed."""
-    if n < 0 or not 0 <= successes <= max(n, 0):
-        raise ValueError(f"need 0 <= successes <= n, got {successes}/{n}")
-    if n == 0:
-        return None
-    p = successes / n
-    z2 = z * z
-    denom = 1 + z2 / n
-    centre = (p + z2 / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def weekly_stats(services: Services, *, now: dt.datetime, weeks: int = 6) -> StatsReport:
@@ -178,7 +168,8 @@ def _report(services: Services, *, now: dt.datetime, count: int, span_weeks: int
             row["gap_rate_low"], row["gap_rate_high"] = interval
         if row["regression_cases"]:
             row["regression_pass_rate"] = row["regression_passing"] / row["regression_cases"]
-    return StatsReport(generated_at=now, period=period, weeks=[WeekStats(**row) for row in rows])
+    return StatsReport(generated_at=now, period=period, weeks=[WeekStats(**row) for row in rows],
+                       judge=judge_agreement(services))
 
 
 def _count_reviews(session: Session, bounds: Bounds, rows: list[dict[str, Any]]) -> None:

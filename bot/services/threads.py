@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from bot.domain import ACTIVE_GAP_STATES, GapState, ReplayKind, ReviewStatus
@@ -158,7 +158,7 @@ def gap_rows(
     flaggers = (
         select(GapFlagger.gap_id, func.count().label("n")).group_by(GapFlagger.gap_id).subquery()
     )
-    where = [Gap.state.in_([st.value for st in states])]
+    where: list[ColumnElement[bool]] = [Gap.state.in_([st.value for st in states])]
     if user:
         mine = select(GapFlagger.gap_id).where(GapFlagger.user_id == user)
         where.append(or_(Gap.owner == user, Gap.id.in_(mine)))

@@ -19,7 +19,8 @@ from pydantic import BaseModel
 
 from bot.services import Services
 from bot.services.recurrence import recurrence_counts
-from bot.services.stats import weekly_stats, wilson_interval
+from bot.services.stats import weekly_stats
+from bot.services.stats_math import wilson_interval
 
 FUNNEL = (
     ("flagged", "Flagged", "#d62728"),

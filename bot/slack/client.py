@@ -164,6 +164,15 @@ def bot_identity(client: WebClient) -> tuple[str, str | None]:
     return str(response["team_id"]), (str(response.get("enterprise_id") or "") or None)
 
 
+def granted_scopes(client: WebClient) -> frozenset[str]:
+    """auth.test: the scopes granted to the bot token (its `x-oauth-scopes` header; `flywheel doctor`)."""
+    response = client.auth_test()
+    headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+    raw = headers.get("x-oauth-scopes") or ""
+    raw = raw[0] if isinstance(raw, list) else raw
+    return frozenset(s.strip() for s in str(raw).split(",") if s.strip())
+
+
 def upload_file(client: WebClient, *, channel: str, path: Path, title: str, initial_comment: str | None = None) -> None:
     """files_upload_v2 (files.getUploadURLExternal + completeUploadExternal; scope files:write) of a local file,
     shared in `channel` (an ID). Same expected errors as `post_message`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.engine import Engine
 
 from storage.models import Base
 
@@ -10,8 +11,8 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def _engine():  # type: ignore[no-untyped-def]
-    engine = config.attributes.get("engine")
+def _engine() -> Engine:
+    engine: Engine | None = config.attributes.get("engine")
     if engine is None:
         from bot.settings import load_settings
         from storage.db import make_engine

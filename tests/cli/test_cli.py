@@ -101,6 +101,8 @@ def test_demo_runs_the_loop_offline(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     out = run("demo", "--workdir", str(tmp_path / "demo"))
     assert "Verdict: PASS" in out and "Loop closed" in out and "verified" in out
+    # The whole replay is judged: the draft first took over "What are the hours of collection?" (issue 13).
+    assert "NOT A CLEAN PASS" in out and "What are the hours of collection?" in out and "7:00 a.m." in out
     assert "don't have information" in out  # the before answer
     assert (tmp_path / "demo" / "stats.png").exists()
     assert REFUND_FACT not in out  # bundled data, not test data

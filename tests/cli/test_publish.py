@@ -78,10 +78,13 @@ def test_publish_again_after_a_lost_verdict_verifies_instead(env: str, tmp_path:
 
     with monkeypatch.context() as m:
         m.setattr(OfflineLLM, "judge", judge_fails)
-        out = fails(capsys, monkeypatch, "publish", "1", "--user", "U1")
-    assert "timed out" in out and "Traceback" not in out
+        result = runner.invoke(app, ["publish", "1", "--user", "U1"])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 5, result.output  # published, no verdict yet: not 0, not a FAIL (4)
+    assert "Published article #" in out and "Published, verification pending" in out and "timed out" in out
+    assert "is verified by itself" in out and "Traceback" not in out
     state, articles, published = facts(env)
-    assert state == "published" and published == 1  # the article is live, the verdict was lost
+    assert state == "published" and published == 1  # the article is live, the verdict is pending
 
     out = run("publish", "1", "--user", "U1")  # the model is back
     assert "already published" in out and "verified it again instead" in out
@@ -89,7 +92,7 @@ def test_publish_again_after_a_lost_verdict_verifies_instead(env: str, tmp_path:
     assert facts(env) == ("verified", articles, 1)  # not published twice: no new article, one publish
 
     out = fails(capsys, monkeypatch, "publish", "1", "--user", "U1")
-    assert "Gap #1 is verified; it cannot move to published." in out
+    assert "Gap #1 is verified; it cannot move to publishing." in out
     assert facts(env) == ("verified", articles, 1)
 
 
@@ -97,5 +100,5 @@ def test_publish_refuses_a_dismissed_gap(env: str, tmp_path: Path, monkeypatch, 
     drafted_gap(tmp_path)
     run("gaps", "dismiss", "1", "--user", "U1")
     out = fails(capsys, monkeypatch, "publish", "1", "--user", "U1")
-    assert "Gap #1 is dismissed; it cannot move to published." in out and "gaps reopen" in out
+    assert "Gap #1 is dismissed; it cannot move to publishing." in out and "gaps reopen" in out
     assert facts(env)[0] == "dismissed" and facts(env)[2] == 0

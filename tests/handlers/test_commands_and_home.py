@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-
 import pytest
 from sqlalchemy import select
 
-from bot.services.authoring import publish, suggest_outline, write_draft
+from bot.services.authoring import suggest_outline, write_draft
 from bot.services.conversations import resolve
 from bot.services.gaps import flag
+from bot.services.publishing import publish
 from storage.models import Digest, DigestItem
 from tests.support.factories import conversation, load, seed_kb
 from tests.support.harness import ANA, BEN, REVIEW, Harness, texts

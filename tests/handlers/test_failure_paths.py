@@ -6,11 +6,10 @@ from sqlalchemy import select
 
 from bot.domain import GapState
 from bot.errors import LLMError
-from bot.services.authoring import edit_draft
 from handlers.ids import ActionId, InputId
 from storage.models import Gap
 from tests.support.factories import REFUND_FACT
-from tests.support.harness import ANA, REVIEW, Harness, texts, wait
+from tests.support.harness import REVIEW, Harness, texts, wait
 
 
 def _gap(harness: Harness) -> Gap:
@@ -20,18 +19,21 @@ def _gap(harness: Harness) -> Gap:
 
 def test_failed_verdict_offers_edit_and_retry(harness: Harness, world) -> None:  # type: ignore[no-untyped-def]
     item = world["c1"]
-    harness.write_draft(item, harness.flag(item))
-    gap = _gap(harness)
-    # Someone rewrote the draft without the fact the customer needed.
-    edit_draft(harness.services, gap_id=gap.id, title="Returns", body="Returns are accepted within 30 days.", user=ANA)
-    draft_msg = harness.thread_with(item, "Draft for gap #")
+    draft_msg = harness.write_draft(item, harness.flag(item))
+    # Someone rewrote the draft without the fact the customer needed (the message shows the edit: its Publish
+    # button names the edited draft, so that is what is published).
+    harness.click(REVIEW, draft_msg["ts"], ActionId.EDIT_DRAFT)
+    edit = harness.slack.wait_for("views.open")[-1].response["view"]
+    body = "Returns are accepted within 30 days."
+    assert harness.submit(edit, {InputId.DRAFT_TITLE: "Returns", InputId.DRAFT_BODY: body}).status == 200
+    wait(lambda: body in texts(harness.message(REVIEW, draft_msg["ts"])), what="the edited draft in place")
     harness.click(REVIEW, draft_msg["ts"], ActionId.PUBLISH)
     verdict = harness.thread_with(item, "Fail: the agent still falls short")
     assert "Edit and retry" in texts(verdict)
     assert _gap(harness).state == GapState.FAILED
 
     harness.click(REVIEW, verdict["ts"], ActionId.EDIT_AND_RETRY)
-    view = harness.slack.wait_for("views.open")[-1].response["view"]
+    view = harness.slack.wait_for("views.open", count=2)[-1].response["view"]
     assert view["submit"]["text"] == "Save and test"
     body = f"## Refunds to a card\n\n{REFUND_FACT}"
     assert harness.submit(view, {InputId.DRAFT_TITLE: "Card refunds", InputId.DRAFT_BODY: body}).status == 200

@@ -3,13 +3,13 @@ thread reply becomes a note → write draft → shadow test → publish → PASS
 
 from __future__ import annotations
 
-from tests.support.harness import ANA, BEN, REVIEW, Harness, texts, wait
 from sqlalchemy import func, select
 
 from bot.domain import GapState, ReviewStatus
 from bot.services.insight import gap_detail
 from handlers.ids import ActionId
 from storage.models import Article, DigestItem, Gap
+from tests.support.harness import ANA, BEN, REVIEW, Harness, texts, wait
 
 
 def _gap(harness: Harness) -> Gap:
@@ -26,7 +26,8 @@ def test_full_loop_from_reaction_to_verified_verdict(harness: Harness, world) ->
     assert "Drafting an outline" in texts(placeholder.blocks)
     assert placeholder.response["ts"] == gap_msg["ts"]
     assert f"<@{ANA}> flagged a knowledge gap" in texts(gap_msg)
-    turn_select = next(b["accessory"] for b in gap_msg["blocks"] if b.get("accessory", {}).get("type") == "static_select")
+    turn_select = next(b["accessory"] for b in gap_msg["blocks"]
+                       if b.get("accessory", {}).get("type") == "static_select")
     assert "don't have information" in turn_select["initial_option"]["text"]["text"]
     gap = _gap(harness)
     assert (gap.thread_channel, gap.thread_ts, gap.digest_item_id) == (REVIEW, item.ts, item.item_id)

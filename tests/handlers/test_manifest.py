@@ -15,7 +15,8 @@ from handlers.ids import ActionId, ViewId
 from tests.support.harness import ANA, REVIEW, Harness
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
-MODALS_WITH_SUBMIT = {ViewId.EDIT_DRAFT, ViewId.EDIT_OUTLINE}  # the conversation modal is read-only
+# the conversation modal is read-only
+MODALS_WITH_SUBMIT = {ViewId.EDIT_DRAFT, ViewId.EDIT_OUTLINE, ViewId.VERDICT_OVERRIDE}
 
 
 class RecordingApp:

@@ -125,7 +125,8 @@ def test_openai_embedder_redacts_and_keeps_the_order() -> None:
 
     def create(*, model: str, input: list[str]):  # type: ignore[no-untyped-def]  # noqa: A002
         sent.append(input)
-        return SimpleNamespace(data=[SimpleNamespace(index=1, embedding=[2.0]), SimpleNamespace(index=0, embedding=[1.0])])
+        return SimpleNamespace(data=[SimpleNamespace(index=1, embedding=[2.0]),
+                                     SimpleNamespace(index=0, embedding=[1.0])])
 
     client = SimpleNamespace(embeddings=SimpleNamespace(create=create))
     vectors = OpenAIEmbedder(client).embed(["mail jo@example.com about my refund", "password"])

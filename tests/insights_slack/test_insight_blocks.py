@@ -3,8 +3,6 @@ limits held at any size, mentions only for real user ids, hostile labels inert."
 
 from __future__ import annotations
 
-from tests.support.blockkit import action_ids, all_text, message_dict, mrkdwn_texts, view_dict
-
 from bot.blocks import (
     build_draft_reminder,
     build_gap_list,
@@ -28,6 +26,7 @@ from bot.blocks.models import (
     WeeklyInsightsView,
 )
 from handlers.ids import ActionId
+from tests.support.blockkit import action_ids, all_text, message_dict, mrkdwn_texts, view_dict
 
 HOSTILE = "refund <!channel> <https://evil.example|click> " + "x" * 5000
 

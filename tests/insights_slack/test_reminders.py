@@ -17,9 +17,9 @@ from bot.services.reminders import due_reminders
 from bot.services.threads import ItemInfo
 from handlers.ids import ActionId
 from storage.models import AuditEvent, Gap
+from tests.insights_slack.conftest import ANN, BOB, CAT, DAN
 from tests.support.harness import find_element, texts
 from tests.support.world import NOW, World, t
-from tests.insights_slack.conftest import ANN, BOB, CAT, DAN
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.insights_slack.conftest import ANN, BOB
 from tests.support.harness import Harness, texts
 from tests.support.world import World
-from tests.insights_slack.conftest import ANN, BOB
 
 ORDER = ("p1", "r1", "s1", "d1")  # topic ids are their smallest gap ids
 FIRST_OPEN = {"p1": "p2", "r1": "r2", "s1": "s2", "d1": "d1"}

@@ -12,12 +12,13 @@ import struct
 import pytest
 
 import bot.jobs as jobs
-from bot.services.authoring import publish, write_draft
+from bot.services.authoring import write_draft
+from bot.services.publishing import publish
 from bot.services.recurrence import scan_recurrences
 from bot.services.topics import rank_topics
+from tests.insights_slack.conftest import ANN, BOB, CAT, DAN, STATS
 from tests.support.harness import texts
 from tests.support.world import World, t
-from tests.insights_slack.conftest import ANN, BOB, CAT, DAN, STATS
 
 MONDAY = t("2026-11-30 09:00")
 

@@ -21,9 +21,10 @@ from bot.llm.offline import OfflineLLM
 from bot.publishers.markdown import MarkdownPublisher
 from bot.publishers.zendesk import ZendeskPublisher
 from bot.services import build_services
-from bot.services.authoring import publish, shadow_test, suggest_outline, write_draft
+from bot.services.authoring import shadow_test, suggest_outline, write_draft
 from bot.services.conversations import resolve
 from bot.services.gaps import flag
+from bot.services.publishing import publish
 from bot.services.replay import replay
 from storage.models import Article, Gap
 from tests.support.connectors import SECRET
@@ -124,6 +125,8 @@ def test_a_failed_publish_to_zendesk_leaves_the_gap_publishable(make_services) -
     responses.add_callback(responses.POST, AGENT_URL, callback=team_agent(lambda: published))
     create_url = f"{ZD}/api/v2/help_center/en-us/sections/7/articles.json"
     responses.add(responses.POST, create_url, status=401)
+    # before creating, the publisher looks the attempt's key up (a retry must not make a second article)
+    responses.add(responses.GET, f"{ZD}/api/v2/help_center/articles.json", json={"articles": []})
     _, gap_id = open_gap(svc)
     write_draft(svc, gap_id=gap_id, user="U1")
 

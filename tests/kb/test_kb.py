@@ -23,8 +23,8 @@ def test_versions_are_kept_and_unchanged_saves_add_nothing(services) -> None:
     aid = _seed(services)
     with services.session() as s:
         rev = services.kb.revision(s)
-        _, changed = services.kb.save(s, article_id=aid, title="Refund policy", body="Refunds are issued within 14 days.",
-                                      tags=["billing"])
+        _, changed = services.kb.save(s, article_id=aid, title="Refund policy",
+                                      body="Refunds are issued within 14 days.", tags=["billing"])
         assert not changed and services.kb.revision(s) == rev
         art, changed = services.kb.save(s, article_id=aid, title="Refund policy", body="Refunds take 30 days.",
                                         tags=["billing"], author="U1", gap_id=7)

@@ -149,7 +149,8 @@ def test_an_unresolvable_group_fails_closed(slack, settings, caplog, tally) -> N
 
 
 def test_secrets_never_show_in_reprs_or_dumps(settings, services, caplog) -> None:  # type: ignore[no-untyped-def]
-    keyed = settings.model_copy(update={"openai_api_key": type(settings.slack_bot_token)("sk-proj-secretkey0123456789")})
+    secret = type(settings.slack_bot_token)("sk-proj-secretkey0123456789")
+    keyed = settings.model_copy(update={"openai_api_key": secret})
     caplog.set_level(logging.DEBUG)
     create_app(keyed, services, client=make_web_client(keyed))
     shown = " ".join([repr(keyed), str(keyed), keyed.model_dump_json(), str(keyed.model_dump()), repr(services),

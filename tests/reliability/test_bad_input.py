@@ -1,6 +1,7 @@
 """Bad input everywhere: garbage bodies, missing fields, unknown or tampered buttons, stale buttons on a gap
 that is gone, huge messages. Each gets a clear answer (or a quiet no-op), and the app keeps working.
-(Non-UTF-8 import files: tests/services/test_importer.py::test_bad_lines_are_reported_with_line_numbers_and_good_lines_kept
+(Non-UTF-8 import files: tests/services/test_importer.py::
+test_bad_lines_are_reported_with_line_numbers_and_good_lines_kept
 and ::test_csv_bad_row_drops_its_conversation_and_names_the_row.)"""
 
 from __future__ import annotations

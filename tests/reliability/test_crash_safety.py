@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app as cli
 from bot.domain import GapState
-from bot.services import Services, authoring, gaps
+from bot.services import Services, authoring, gaps, publishing
 from bot.services.conversations import resolve
 from storage.models import Article, ArticleVersion, AuditEvent, Gap, RegressionCase, ReplayRun
 from tests.support.factories import conversation, load, seed_kb
@@ -38,7 +38,7 @@ def state(services: Services, gap_id: int) -> str:
 
 
 def test_a_crash_inside_the_publish_transaction_writes_nothing(services, drafted, monkeypatch, tally) -> None:  # type: ignore[no-untyped-def]
-    real = authoring.transition
+    real = publishing.transition
 
     def crash_on_publish(session, gap, to, **kw):  # type: ignore[no-untyped-def]
         if to == GapState.PUBLISHED:  # the article is already added to the session
@@ -46,11 +46,11 @@ def test_a_crash_inside_the_publish_transaction_writes_nothing(services, drafted
         return real(session, gap, to, **kw)
 
     articles, versions = count(services, Article), count(services, ArticleVersion)
-    monkeypatch.setattr("bot.services.authoring.transition", crash_on_publish)
+    monkeypatch.setattr("bot.services.publishing.transition", crash_on_publish)
     with pytest.raises(Crash):
-        authoring.publish(services, gap_id=drafted, user="UANA")
+        publishing.publish(services, gap_id=drafted, user="UANA")
     tally.fault("crash inside the publish transaction")
-    assert state(services, drafted) == "drafting"
+    assert state(services, drafted) == "publishing"  # the claim stays: a resume completes it by its key
     assert tally.expect("articles", expected=articles, got=count(services, Article)) == articles
     assert count(services, ArticleVersion) == versions
     assert count(services, AuditEvent, AuditEvent.action == "published") == 0
@@ -64,9 +64,9 @@ def test_a_crash_before_the_verdict_is_finished_at_boot(services, drafted, db_ur
                                                         tally) -> None:  # type: ignore[no-untyped-def]
     articles = count(services, Article)
     with monkeypatch.context() as m:
-        m.setattr("bot.services.authoring.verify", lambda *a, **k: (_ for _ in ()).throw(Crash()))
+        m.setattr("bot.services.publishing.verify", lambda *a, **k: (_ for _ in ()).throw(Crash()))
         with pytest.raises(Crash):
-            authoring.publish(services, gap_id=drafted, user="UANA")
+            publishing.publish(services, gap_id=drafted, user="UANA")
     tally.fault("crash between publish and verdict")
     assert state(services, drafted) == "published" and count(services, Article) == articles + 1
     assert count(services, ReplayRun) == 0
@@ -109,7 +109,7 @@ def test_two_publishes_at_once_publish_once(services, drafted, db_url_engine, ta
         for svc in (services, other):
             def run(svc=svc):  # type: ignore[no-untyped-def]
                 try:
-                    return authoring.publish(svc, gap_id=drafted, user="UANA")
+                    return publishing.publish(svc, gap_id=drafted, user="UANA")
                 except Exception as exc:  # noqa: BLE001 - the loser is refused; that is the point
                     return exc
             outcomes.append(run)

@@ -1,6 +1,8 @@
 """The gap state table, enforced by the services: every (from, to) pair of states, driven through the service
 call that asks for `to`. A pair in `GAP_TRANSITIONS` must move the gap (and leave an audit row from → to); any
-other pair must be refused with IllegalTransition and change nothing."""
+other pair must be refused with IllegalTransition and change nothing. Publishing passes through `publishing`
+(the claim held while the team's KB is called): a publish's from → publishing → published counts as from →
+published for the pair, and reaching `published` is allowed where `publishing` is."""
 
 from __future__ import annotations
 
@@ -14,11 +16,14 @@ from bot.domain import ACTIVE_GAP_STATES, GAP_TRANSITIONS, PUBLISHABLE_GAP_STATE
 from bot.errors import IllegalTransition, LLMError, NotFound
 from bot.llm.base import Judgement, JudgeRequest
 from bot.services import Services
-from bot.services.authoring import edit_draft, publish, publish_or_verify, suggest_outline, verify
+from bot.services.authoring import edit_draft, suggest_outline
 from bot.services.conversations import resolve
 from bot.services.gaps import dismiss, flag, reopen, require_active, require_state
+from bot.services.publishing import complete, publish, publish_or_verify
 from bot.services.regression import run_regressions
-from storage.models import AuditEvent, Gap
+from bot.services.verdicts import override_verdict
+from bot.services.verification import verify
+from storage.models import AuditEvent, Gap, PublishAttempt, ReplayRun
 from tests.support.factories import conversation, load, seed_kb
 from tests.support.fake_llm import FakeLLM
 
@@ -58,6 +63,8 @@ def gap_in(services: Services, state: GapState) -> int:
         reopen(services, gap_id=gap_id, user=USER)  # drafting → open, keeping its draft
     elif state == S.DISMISSED:
         dismiss(services, gap_id=gap_id, user=USER)
+    elif state == S.PUBLISHING:
+        _start_publishing(services, gap_id)
     elif state in (S.PUBLISHED, S.VERIFIED, S.FAILED):
         judge(services, {S.PUBLISHED: None, S.VERIFIED: Verdict.PASS, S.FAILED: Verdict.FAIL}[state])
         try:
@@ -97,20 +104,85 @@ def _publish(services: Services, gap_id: int) -> object:
     return publish(services, gap_id=gap_id, user=USER)
 
 
+class _Cut(BaseException):
+    """The process dies while the team's KB is being called."""
+
+
+class _CutPublisher:
+    name = "cut"
+
+    def publish(self, article: object) -> object:
+        raise _Cut
+
+
+def _start_publishing(services: Services, gap_id: int) -> object:
+    """A publish cut short after its claim: the gap stays `publishing`."""
+    judge(services, Verdict.PASS)
+    real, services.publisher = services.publisher, _CutPublisher()  # type: ignore[assignment]
+    try:
+        return publish(services, gap_id=gap_id, user=USER)
+    except _Cut:
+        return None
+    finally:
+        services.publisher = real
+
+
+def _resume(services: Services, gap_id: int) -> object:
+    """The resume path (boot, schedule, or a later click): completes the open attempt, if there is one."""
+    judge(services, Verdict.PASS)
+    with services.session() as s:
+        attempt = s.scalar(select(PublishAttempt.id).where(PublishAttempt.gap_id == gap_id,
+                                                           PublishAttempt.state == "claimed"))
+    return complete(services, attempt_id=attempt, user=USER) if attempt else None
+
+
+def _collapse(new: list[tuple[str | None, str | None]], to: GapState) -> list[tuple[str | None, str | None]]:
+    """from → publishing → x is one move from → x (unless `publishing` itself is asked for)."""
+    if to == S.PUBLISHING:
+        return new
+    out: list[tuple[str | None, str | None]] = []
+    for frm, dest in new:
+        if out and out[-1][1] == S.PUBLISHING.value and frm == S.PUBLISHING.value:
+            out[-1] = (out[-1][0], dest)
+        else:
+            out.append((frm, dest))
+    return out
+
+
+def _allowed(frm: GapState, to: GapState) -> bool:
+    return to in GAP_TRANSITIONS[frm] or (to == S.PUBLISHED and S.PUBLISHING in GAP_TRANSITIONS[frm])
+
+
+def _overrule(verdict: Verdict) -> Callable[[Services, int], object]:
+    """A person gives `verdict` on the run that decided the gap (only a published gap has one)."""
+    def call(services: Services, gap_id: int) -> object:
+        with services.session() as s:
+            run_id = s.scalar(select(ReplayRun.id).where(ReplayRun.gap_id == gap_id, ReplayRun.verdict.is_not(None),
+                                                         ReplayRun.kind == "publish").order_by(ReplayRun.id.desc()))
+        if run_id is None:
+            return None
+        return override_verdict(services, run_id=run_id, verdict=verdict, reason="the judge is wrong", user=USER)
+    return call
+
+
+_OVERRULE_PASS, _OVERRULE_FAIL = _overrule(Verdict.PASS), _overrule(Verdict.FAIL)
+
+
 # The service calls that ask for each state: every edge (CLI, Slack) goes through these.
 WAYS: dict[GapState, list[Callable[[Services, int], object]]] = {
     S.OPEN: [lambda svc, g: reopen(svc, gap_id=g, user=USER)],
     S.DRAFTING: [lambda svc, g: edit_draft(svc, gap_id=g, title="Refunds v2", body="5 business days.", user=USER)],
-    S.PUBLISHED: [_publish],
-    S.VERIFIED: [_verify(Verdict.PASS)],
-    S.FAILED: [_verify(Verdict.FAIL), _regress],
+    S.PUBLISHING: [_start_publishing],
+    S.PUBLISHED: [_publish, _resume],
+    S.VERIFIED: [_verify(Verdict.PASS), _OVERRULE_PASS],
+    S.FAILED: [_verify(Verdict.FAIL), _regress, _OVERRULE_FAIL],
     S.DISMISSED: [lambda svc, g: dismiss(svc, gap_id=g, user=USER)],
 }
 PAIRS = list(itertools.product(GapState, GapState))
 
 
 def test_every_pair_is_covered() -> None:
-    assert set(WAYS) == set(GapState) and len(PAIRS) == 36
+    assert set(WAYS) == set(GapState) and len(PAIRS) == 49
     assert all(frm not in GAP_TRANSITIONS[frm] for frm in GapState)  # staying put is never a transition
 
 
@@ -118,7 +190,7 @@ def test_every_pair_is_covered() -> None:
 def test_the_services_follow_the_state_table(svc: Services, frm: GapState, to: GapState) -> None:
     gap_id = gap_in(svc, frm)
     before = moves(svc, gap_id)
-    allowed = to in GAP_TRANSITIONS[frm]
+    allowed = _allowed(frm, to)
     moved = False
     for way in WAYS[to]:
         try:
@@ -127,21 +199,21 @@ def test_the_services_follow_the_state_table(svc: Services, frm: GapState, to: G
             assert f"Gap #{gap_id} is {frm.value}" in exc.message  # user-safe, says why
             assert current(svc, gap_id) == frm and moves(svc, gap_id) == before  # refused: nothing changed
             continue
-        new = moves(svc, gap_id)[len(before):]
+        new = _collapse(moves(svc, gap_id)[len(before):], to)
         if (frm.value, to.value) in new:
             moved = True
             break
         # Not refused and not moved: only a non-transition is allowed (a new draft of a draft, a regression
         # suite that has no case for this gap); the gap must not have moved anywhere.
         assert new == [] and current(svc, gap_id) == frm, (frm, to, new)
-        assert (frm, to) == (S.DRAFTING, S.DRAFTING) or way is _regress
+        assert (frm, to) == (S.DRAFTING, S.DRAFTING) or way in (_regress, _resume, _OVERRULE_PASS, _OVERRULE_FAIL)
     assert moved == allowed, f"{frm.value} → {to.value} should be {'allowed' if allowed else 'refused'}"
-    if allowed and to != S.PUBLISHED:  # publishing goes on to its verdict
+    if allowed and to not in (S.PUBLISHED, S.PUBLISHING):  # publishing goes on to its verdict
         assert current(svc, gap_id) == to
 
 
 def test_publishable_states_come_from_the_table() -> None:
-    assert set(PUBLISHABLE_GAP_STATES) == {s for s in GapState if S.PUBLISHED in GAP_TRANSITIONS[s]}
+    assert set(PUBLISHABLE_GAP_STATES) == {s for s in GapState if S.PUBLISHING in GAP_TRANSITIONS[s]}
     assert set(PUBLISHABLE_GAP_STATES) == set(ACTIVE_GAP_STATES) == {S.OPEN, S.DRAFTING, S.FAILED}
 
 
@@ -165,8 +237,13 @@ def test_require_active_is_the_one_state_guard(svc: Services, state: GapState) -
 def test_publish_or_verify_by_state(svc: Services, state: GapState) -> None:
     gap_id = gap_in(svc, state)
     judge(svc, Verdict.PASS)
+    if state == S.PUBLISHING:  # a publish in flight: a second one is refused, nothing done twice
+        with pytest.raises(IllegalTransition, match="is publishing: .* Nothing was done twice"):
+            publish_or_verify(svc, gap_id=gap_id, user=USER)
+        assert current(svc, gap_id) == state
+        return
     if state in (S.VERIFIED, S.DISMISSED):
-        with pytest.raises(IllegalTransition, match=f"is {state.value}; it cannot move to published"):
+        with pytest.raises(IllegalTransition, match=f"is {state.value}; it cannot move to publishing"):
             publish_or_verify(svc, gap_id=gap_id, user=USER)
         assert current(svc, gap_id) == state
         return

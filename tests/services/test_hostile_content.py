@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 from bot.domain import Verdict
-from bot.services.authoring import publish, suggest_outline, write_draft
+from bot.services.authoring import suggest_outline, write_draft
 from bot.services.conversations import resolve
 from bot.services.gaps import flag
+from bot.services.publishing import publish
 from bot.services.replay import replay
 from tests.support.factories import REFUND_FACT, conversation, load, seed_kb
 

@@ -7,9 +7,10 @@ from sqlalchemy import func, select
 
 from bot.domain import GapState, Verdict
 from bot.errors import IllegalTransition, InvalidInput, NotFound
-from bot.services.authoring import publish, resume_verifications, suggest_outline, shadow_test, write_draft
+from bot.services.authoring import shadow_test, suggest_outline, write_draft
 from bot.services.conversations import resolve
 from bot.services.gaps import add_note, dismiss, flag, reopen, unflag
+from bot.services.publishing import publish, resume_verifications
 from bot.services.regression import run_regressions
 from storage.models import Article, AuditEvent, Gap, GapFlagger, RegressionCase, ReplayRun
 from tests.support.factories import REFUND_FACT, conversation, load, seed_kb
@@ -17,8 +18,9 @@ from tests.support.factories import REFUND_FACT, conversation, load, seed_kb
 
 @pytest.fixture
 def loop(services, tmp_path):  # type: ignore[no-untyped-def]
+    late = "How long does a refund to my card take after a return?"
     load(services, tmp_path, [conversation("c1", gap=True), conversation("c2"),
-                              conversation("c3", gap=True, question="How long does a refund to my card take after a return?")])
+                              conversation("c3", gap=True, question=late)])
     seed_kb(services)
     return services
 
@@ -48,7 +50,8 @@ def test_full_loop_passes_after_publishing(loop) -> None:
         gap = s.get(Gap, gap_id)
         assert gap.article_id == out.article_id and gap.verified_at is not None
         assert s.scalar(select(RegressionCase).where(RegressionCase.gap_id == gap_id)) is not None
-        actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.entity_id == gap_id).order_by(AuditEvent.id)))
+        actions = list(s.scalars(select(AuditEvent.action)
+                                 .where(AuditEvent.entity_id == gap_id).order_by(AuditEvent.id)))
         assert actions[:1] == ["flagged"] and "published" in actions and actions[-1] == "verified"
         assert s.scalar(select(func.count()).select_from(ReplayRun).where(ReplayRun.gap_id == gap_id)) == 2
 
@@ -96,7 +99,7 @@ def test_illegal_transitions_are_refused_with_a_clear_message(loop) -> None:
     gap_id = flag(loop, conversation_id=resolve(loop, "c1"), user="U1").gap_id
     write_draft(loop, gap_id=gap_id, user="U1")
     dismiss(loop, gap_id=gap_id, user="U1", reason="duplicate")
-    with pytest.raises(IllegalTransition, match="dismissed; it cannot move to published"):
+    with pytest.raises(IllegalTransition, match="dismissed; it cannot move to publishing"):
         publish(loop, gap_id=gap_id, user="U1")
     with loop.session() as s:
         assert s.scalar(select(func.count()).select_from(Article)) == 2  # nothing written
@@ -142,7 +145,7 @@ def test_regression_that_breaks_reopens_the_gap(loop) -> None:
 
 
 def test_crash_between_publish_and_verdict_is_resumed(loop, monkeypatch) -> None:
-    import bot.services.authoring as authoring
+    import bot.services.verification as verification
 
     gap_id = flag(loop, conversation_id=resolve(loop, "c1"), user="U1").gap_id
     write_draft(loop, gap_id=gap_id, user="U1")
@@ -150,7 +153,7 @@ def test_crash_between_publish_and_verdict_is_resumed(loop, monkeypatch) -> None
     def crash(*_a, **_k):  # type: ignore[no-untyped-def]
         raise RuntimeError("process died")
 
-    monkeypatch.setattr(authoring, "replay", crash)
+    monkeypatch.setattr(verification, "replay", crash)
     with pytest.raises(RuntimeError):
         publish(loop, gap_id=gap_id, user="U1")
     with loop.session() as s:

@@ -40,7 +40,8 @@ def test_same_day_same_sample_and_no_conversation_twice(services, tmp_path) -> N
     assert not {i.conversation_id for i in first} & {i.conversation_id for i in next_day}
     with services.session() as s:
         assert s.scalar(select(func.count()).select_from(DigestItem)) == 16
-        assert s.scalar(select(func.count()).select_from(Conversation).where(Conversation.sampled_on.is_not(None))) == 16
+        sampled = select(func.count()).select_from(Conversation).where(Conversation.sampled_on.is_not(None))
+        assert s.scalar(sampled) == 16
 
 
 def test_random_share_depends_on_the_day_and_fills_when_few_are_risky(services, tmp_path) -> None:

@@ -233,7 +233,7 @@ def test_empty_database(services: Services, tmp_path: Path) -> None:
     report = weekly_stats(services, now=NOW)
     assert len(report.weeks) == 6
     assert report.weeks[0].week_start == W - dt.timedelta(weeks=5)
-    assert all(a.week_end == b.week_start for a, b in zip(report.weeks, report.weeks[1:]))
+    assert all(a.week_end == b.week_start for a, b in zip(report.weeks, report.weeks[1:], strict=False))
     assert report.current == WeekStats(week_start=W, week_end=dt.date(2024, 6, 17))
     assert "Gap rate n/a" in report.to_text()
     assert render_chart(report, tmp_path / "empty.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

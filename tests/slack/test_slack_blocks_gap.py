@@ -216,7 +216,8 @@ def test_failed_verdict_shows_before_after_reasons_and_edit_and_retry() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "value", "expected_actions"),
-    [("shadow", "pass", [ActionId.PUBLISH]), ("publish", "pass", []), ("publish", "unclear", [ActionId.EDIT_AND_RETRY])],
+    [("shadow", "pass", [ActionId.PUBLISH]), ("publish", "pass", []),
+     ("publish", "unclear", [ActionId.EDIT_AND_RETRY])],
 )
 def test_verdict_variants(kind: str, value: str, expected_actions: list[str]) -> None:
     d = verdict(kind=kind, verdict=value)
@@ -238,7 +239,8 @@ def test_verdict_with_huge_answers_stays_within_limits() -> None:
 
 def test_error_message_with_retry() -> None:
     d = message_dict(
-        build_error_message(ErrorView(message="The model timed out. <!here>", error_id="e-7f3a", retry_action="write_draft", gap_id=12))
+        build_error_message(ErrorView(message="The model timed out. <!here>", error_id="e-7f3a",
+                                      retry_action="write_draft", gap_id=12))
     )
     text = all_text(d)
     assert ":warning: The model timed out. &lt;!here&gt;" in text

@@ -159,7 +159,8 @@ def test_edit_outline_modal_round_trip() -> None:
     view = EditOutlineView(
         gap_id=12,
         title="Refunds",
-        sections=[OutlineSectionView("Eligibility", ["Within 30 days", "Pro-rated after"]), OutlineSectionView("How", [])],
+        sections=[OutlineSectionView("Eligibility", ["Within 30 days", "Pro-rated after"]),
+                  OutlineSectionView("How", [])],
         required_facts=["30 days", "pro-rated"],
         channel="C0REVIEW",
         thread_ts="1712345678.000100",

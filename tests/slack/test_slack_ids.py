@@ -78,7 +78,8 @@ def test_turn_ref_fits_a_select_option_value() -> None:
 
 def test_parse_value_reads_buttons_and_selects() -> None:
     button = {"actions": [{"action_id": "publish", "value": DraftRef(gap_id=1, draft_id=2).dump()}]}
-    select = {"actions": [{"action_id": "pick_turn", "selected_option": {"value": TurnRef(gap_id=1, position=4).dump()}}]}
+    option = {"value": TurnRef(gap_id=1, position=4).dump()}
+    select = {"actions": [{"action_id": "pick_turn", "selected_option": option}]}
     assert parse_value(button, DraftRef) == DraftRef(gap_id=1, draft_id=2)
     assert parse_value(select, TurnRef).position == 4
     with pytest.raises(InvalidRef):

@@ -214,7 +214,9 @@ def test_injected_500_is_retried(mock_slack: MockSlack, slack_client: WebClient)
 
 
 @pytest.mark.parametrize("code", ["channel_not_found", "not_in_channel", "is_archived"])
-def test_expected_channel_errors_become_slack_post_error(mock_slack: MockSlack, slack_client: WebClient, code: str) -> None:
+def test_expected_channel_errors_become_slack_post_error(
+    mock_slack: MockSlack, slack_client: WebClient, code: str
+) -> None:
     mock_slack.fail_next("chat.postMessage", error=code)
     with pytest.raises(SlackPostError) as info:
         post_message(slack_client, channel="C0REVIEW", text="x")

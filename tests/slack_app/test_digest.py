@@ -95,7 +95,9 @@ def test_failure_mid_way_then_rerun_posts_only_the_missing(loaded: Services, cli
     (REVIEW, {"is_member": False}, "not_in_channel"),
     (REVIEW, {"is_archived": True}, "is_archived"),
 ])
-def test_channel_errors_are_clear_and_mark_nothing(loaded: Services, client, slack, caplog, channel, flags, code) -> None:  # type: ignore[no-untyped-def]
+def test_channel_errors_are_clear_and_mark_nothing(  # type: ignore[no-untyped-def]
+    loaded: Services, client, slack, caplog, channel, flags, code
+) -> None:
     if flags:
         slack.add_channel(REVIEW, **flags)
     caplog.set_level(logging.INFO)

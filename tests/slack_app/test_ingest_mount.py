@@ -31,8 +31,8 @@ def test_ingest_is_mounted_and_authenticated(ingest_server, services) -> None:  
     body = json.dumps([conversation("ing-1"), conversation("ing-2", gap=True)])
     status, _ = http(f"{ingest_server}/ingest/conversations", body=body, headers={"Content-Type": "application/json"})
     assert status == 401
-    status, answer = http(f"{ingest_server}/ingest/conversations", body=body,
-                          headers={"Content-Type": "application/json", "Authorization": "Bearer ingest-secret-0123456789"})
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer ingest-secret-0123456789"}
+    status, answer = http(f"{ingest_server}/ingest/conversations", body=body, headers=headers)
     assert status == 200 and json.loads(answer)["added"] == 2
     with services.session() as s:
         assert s.scalar(select(func.count()).select_from(Conversation)) == 2

@@ -62,7 +62,8 @@ def test_an_unexpected_error_is_logged_with_its_traceback(loaded: Services, clie
 
 def test_regression_job_runs_once_a_night(loaded: Services, client, slack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     runs: list[str | None] = []
-    monkeypatch.setattr("bot.services.regression.run_regressions", lambda services, actor=None: runs.append(actor) or [])
+    monkeypatch.setattr("bot.services.regression.run_regressions",
+                        lambda services, actor=None: runs.append(actor) or [])
     assert jobs.regression_job(loaded, client, now=NOW) == 0
     assert jobs.regression_job(loaded, client, now=NOW + dt.timedelta(hours=1)) == 0  # another instance, same night
     assert runs == ["scheduler"]
@@ -75,7 +76,7 @@ def test_scheduler_registers_named_jobs_in_the_timezone(loaded: Services, client
     scheduler = jobs.build_scheduler(loaded, client)
     by_id = {j.id: j for j in scheduler.get_jobs()}
     # no stats channel: no weekly job
-    assert set(by_id) == {"digest_job", "regression_job", "recurrence_job", "reminder_job"}
+    assert set(by_id) == {"digest_job", "regression_job", "recurrence_job", "reminder_job", "verification_job"}
     digest = by_id["digest_job"]
     assert (digest.misfire_grace_time, digest.coalesce, digest.max_instances) == (3600, True, 1)
     paris = ZoneInfo("Europe/Paris")

@@ -29,12 +29,23 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from bot.llm.base import LLM, AgentReply, AnswerRequest, DraftArticle, GapContext, Judgement, JudgeRequest, Outline
+from bot.llm.base import (
+    LLM,
+    AgentReply,
+    AnswerRequest,
+    DraftArticle,
+    GapContext,
+    Judgement,
+    JudgeRequest,
+    Outline,
+    TurnCompareRequest,
+    TurnComparison,
+)
 from bot.llm.offline import OfflineLLM
 
-Task = Literal["outline", "draft", "judge", "answer"]
+Task = Literal["outline", "draft", "judge", "answer", "compare"]
 RESULT_TYPES: dict[str, type[BaseModel]] = {
-    "outline": Outline, "draft": DraftArticle, "judge": Judgement, "answer": AgentReply,
+    "outline": Outline, "draft": DraftArticle, "judge": Judgement, "answer": AgentReply, "compare": TurnComparison,
 }
 Answer = BaseModel | BaseException | Callable[..., BaseModel]
 
@@ -97,6 +108,9 @@ class FakeLLM:
 
     def answer(self, request: AnswerRequest) -> AgentReply:
         return self._call("answer", request)  # type: ignore[return-value]
+
+    def compare(self, request: TurnCompareRequest) -> TurnComparison:
+        return self._call("compare", request)  # type: ignore[return-value]
 
     def _call(self, task: str, *inputs: BaseModel) -> BaseModel:
         with self._lock:

@@ -90,7 +90,9 @@ class Harness:
                  "thread_ts": item.ts, "channel_type": "channel"}
         return self.event(event), ts
 
-    def click(self, channel: str, ts: str, action_id: str, *, user: str = ANA, option: int | None = None) -> BoltResponse:
+    def click(
+        self, channel: str, ts: str, action_id: str, *, user: str = ANA, option: int | None = None
+    ) -> BoltResponse:
         """Press a button (or pick option `option` of a select) in a message the bot posted."""
         msg = self.slack.messages[(channel, ts)]
         el = find_element(msg["blocks"], action_id)
@@ -117,6 +119,11 @@ class Harness:
         for block in view["blocks"]:
             if block["type"] == "input":
                 el = block["element"]
+                if el["type"] == "radio_buttons":  # `values` names the option's value
+                    chosen = values.get(block["block_id"])
+                    option = next((o for o in el["options"] if o["value"] == chosen), el.get("initial_option"))
+                    state[block["block_id"]] = {el["action_id"]: {"type": el["type"], "selected_option": option}}
+                    continue
                 value = values.get(block["block_id"], el.get("initial_value"))
                 state[block["block_id"]] = {el["action_id"]: {"type": el["type"], "value": value}}
         payload = {"type": "view_submission", "team": {"id": "T111"}, "user": {"id": user, "team_id": "T111"},

@@ -185,7 +185,8 @@ class MockSlack:
 
     # --- setup ---------------------------------------------------------------------------------------
     def fail_next(
-        self, method: str, *, status: int = 200, error: str | None = None, retry_after: int | None = None, times: int = 1
+        self, method: str, *, status: int = 200, error: str | None = None, retry_after: int | None = None,
+        times: int = 1,
     ) -> None:
         """Make the next `times` calls to `method` fail: HTTP 429 (with Retry-After), 5xx, or a
         200 `{"ok": false, "error": error}`."""

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.services import Services, authoring
-from bot.services.authoring import edit_draft, latest_draft, publish, resume_verifications, write_draft
+from bot.services import Services, publishing
+from bot.services.authoring import edit_draft, latest_draft, write_draft
 from bot.services.conversations import resolve
 from bot.services.gaps import flag, mark_looks_good
 from bot.services.importer import import_file
+from bot.services.publishing import publish, resume_verifications
 from storage.models import Conversation, Digest, DigestItem
 
 
@@ -176,7 +177,7 @@ def build_world(services: Services, tmp_path: Path) -> World:
     write_draft(svc, gap_id=w.gap["b1"], user="ann")
     w.at("2026-11-25 09:00")
     with pytest.MonkeyPatch.context() as mp:  # the process dies between publishing and the verdict
-        mp.setattr(authoring, "verify", lambda *a, **k: (_ for _ in ()).throw(Crash()))
+        mp.setattr(publishing, "verify", lambda *a, **k: (_ for _ in ()).throw(Crash()))
         with pytest.raises(Crash):
             publish(svc, gap_id=w.gap["b1"], user="ann")
     w.at("2026-11-25 09:05")

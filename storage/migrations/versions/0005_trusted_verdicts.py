@@ -11,6 +11,8 @@ Revises: 0004
   rollback (a rollback is a new version whose content is an older one's).
 * `replay_runs`: which agent (name, version), model and draft produced the run; collateral regressions
   found on other turns; a human verdict beside the judge's.
+* `articles.withdrawn_at`: a new article whose verdict failed is taken off the KB (not searched) until its
+  next version is published.
 * `gaps.verify_attempts` / `gaps.verify_after`: a publish whose verification could not run yet
   ("published, verification pending") is retried by itself with backoff.
 """
@@ -57,12 +59,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("human_reason", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("human_by", sa.String(64), nullable=True))
         batch_op.add_column(sa.Column("human_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("articles", sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("gaps", schema=None) as batch_op:
         batch_op.add_column(sa.Column("verify_attempts", sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("verify_after", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("articles", "withdrawn_at")
     with op.batch_alter_table("gaps", schema=None) as batch_op:
         batch_op.drop_column("verify_after")
         batch_op.drop_column("verify_attempts")

@@ -1,0 +1,123 @@
+"""`flywheel kb ...`: the built-in knowledge base: add, search, list, import, export, history, diff, rollback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from bot import render
+from bot.cli_common import UserOpt, current_user, out
+
+EXIT_SOME_SKIPPED = 3
+
+
+def register(app: typer.Typer, services: Callable[..., Any]) -> None:
+    """Add the `kb` group to the `flywheel` CLI."""
+    kb_app = typer.Typer(help="The knowledge base: add, search, import, export, history, diff, rollback.",
+                         no_args_is_help=True)
+    app.add_typer(kb_app, name="kb")
+
+    @kb_app.command("add")
+    def kb_add(title: str, body_file: Path, tags: Annotated[str, typer.Option(help="comma-separated")] = "",
+               user: UserOpt = "") -> None:
+        """Add an article (or a new version of the one with the same title's slug)."""
+        from bot.text import slugify
+
+        svc = services()
+        with svc.session() as s:
+            article, changed = svc.kb.save(s, title=title, body=body_file.read_text(encoding="utf-8"),
+                                           tags=[t.strip() for t in tags.split(",") if t.strip()],
+                                           author=user or current_user(), slug=slugify(title))
+            out.print(f"Article #{article.id} {article.slug} v{article.version}" + ("" if changed else " (unchanged)"))
+
+    @kb_app.command("search")
+    def kb_search(query: str, k: Annotated[int, typer.Option(min=1, max=50)] = 5) -> None:
+        """Search the KB (BM25 on SQLite, full text on PostgreSQL)."""
+        render.hits(out, services().kb.search(query, k))
+
+    @kb_app.command("list")
+    def kb_list() -> None:
+        """List the KB's articles."""
+        svc = services()
+        with svc.session() as s:
+            render.articles(out, svc.kb.list(s))
+
+    @kb_app.command("import")
+    def kb_import(folder: Path, user: UserOpt = "") -> None:
+        """Import a folder of Markdown files (front matter optional); unchanged files add no version."""
+        from bot.kb.markdown import import_folder
+
+        svc = services()
+        with svc.session() as s:
+            report = import_folder(svc.kb, s, folder, author=user or current_user())
+        out.print(f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}")
+        for err in report.errors:
+            out.print(f"[yellow]skipped[/] {err}")
+        if report.errors:
+            raise typer.Exit(EXIT_SOME_SKIPPED)
+
+    @kb_app.command("export")
+    def kb_export(folder: Path) -> None:
+        """Export the KB as Markdown files with front matter."""
+        from bot.kb.markdown import export_folder
+
+        svc = services()
+        with svc.session() as s:
+            n = export_folder(svc.kb, s, folder)
+        out.print(f"{n} articles written to {folder}")
+
+    @kb_app.command("history")
+    def kb_history(article: Annotated[str, typer.Argument(help="article id or slug")]) -> None:
+        """Every version of an article: when, who, from which gap, rollbacks, the external receipt."""
+        from bot.kb.history import describe, versions
+
+        svc = services()
+        with svc.session() as s:
+            row = svc.kb.get(s, article)
+            table = Table(title=f"Article #{row.id} {escape(row.slug)}: history")
+            for col in ("version", "when", "author", "title", "note"):
+                table.add_column(col)
+            for v in versions(s, row):
+                table.add_row(f"v{v.version}", v.created_at.strftime("%Y-%m-%d %H:%M"), escape(v.author or "-"),
+                              escape(v.title), escape(describe(v, row.version)))
+            out.print(table)
+
+    @kb_app.command("diff")
+    def kb_diff(article: Annotated[str, typer.Argument(help="article id or slug")], v1: int, v2: int) -> None:
+        """The difference between two versions of an article (unified diff of title, tags and body)."""
+        from bot.kb.history import unified_diff, version
+
+        svc = services()
+        with svc.session() as s:
+            row = svc.kb.get(s, article)
+            lines = unified_diff(version(s, row, v1), version(s, row, v2))
+        if not lines:
+            out.print(f"v{v1} and v{v2} are the same.")
+            return
+        for line in lines:
+            style = "green" if line.startswith("+") else "red" if line.startswith("-") else None
+            text = escape(line.rstrip("\n"))
+            out.print(f"[{style}]{text}[/]" if style else text, highlight=False, soft_wrap=True)
+
+    @kb_app.command("rollback")
+    def kb_rollback(
+        article: Annotated[str, typer.Argument(help="article id or slug")],
+        to_version: Annotated[int, typer.Argument(metavar="VERSION", help="the version whose text goes live again")],
+        reason: Annotated[str, typer.Option(help="why (kept in the audit trail)")] = "",
+        user: UserOpt = "",
+    ) -> None:
+        """Restore an older version as a new one (history kept; the team's KB too, same article). Audited."""
+        from bot.services.rollback import rollback_article
+
+        svc = services()
+        with svc.session() as s:
+            article_id = svc.kb.get(s, article).id
+        done = rollback_article(svc, article_id=article_id, to_version=to_version, user=user or current_user(),
+                                reason=reason or None)
+        out.print(f"Article #{done.article_id} rolled back to the text of v{done.restored_from}: now v{done.version}"
+                  + (f" (the team's KB too: {escape(done.url)})" if done.url else "") + ".")
