@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from tests.support.cli import cli_env, run
 from tests.support.factories import REFUND_FACT, conversation
 
 runner = CliRunner()
@@ -16,18 +17,9 @@ runner = CliRunner()
 
 @pytest.fixture
 def env(tmp_path, monkeypatch, db_url_engine):  # type: ignore[no-untyped-def]
-    url, _engine = db_url_engine
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("FLYWHEEL_LLM_PROVIDER", "offline")
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return cli_env(tmp_path, monkeypatch, db_url_engine)
 
 
-def run(*args: str, code: int = 0) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == code, result.output
-    return result.output
 
 
 def test_whole_loop_through_the_cli(env: Path) -> None:

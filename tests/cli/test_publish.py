@@ -15,6 +15,7 @@ from bot.cli import app, main
 from bot.errors import LLMError
 from bot.llm.offline import OfflineLLM
 from storage.models import Article, AuditEvent, Gap
+from tests.support.cli import cli_env
 from tests.support.factories import conversation
 
 runner = CliRunner()
@@ -22,11 +23,8 @@ runner = CliRunner()
 
 @pytest.fixture
 def env(tmp_path, monkeypatch, db_url_engine):  # type: ignore[no-untyped-def]
-    url, _engine = db_url_engine
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("FLYWHEEL_LLM_PROVIDER", "offline")
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.chdir(tmp_path)
+    url = db_url_engine[0]
+    cli_env(tmp_path, monkeypatch, db_url_engine)
     return url
 
 

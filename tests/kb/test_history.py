@@ -9,30 +9,21 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from bot.cli import app, main
+from bot.cli import main
 from bot.cli_common import services as cli_services
 from storage.models import Article, ArticleVersion, AuditEvent
+from tests.support.cli import cli_env, run
 
-runner = CliRunner()
 V1 = "Refunds are issued within 14 days."
 V2 = "Refunds take 30 days."
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch, db_url_engine) -> Path:
-    monkeypatch.setenv("DATABASE_URL", db_url_engine[0])
-    monkeypatch.setenv("FLYWHEEL_LLM_PROVIDER", "offline")
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return cli_env(tmp_path, monkeypatch, db_url_engine)
 
 
-def run(*args: str, code: int = 0) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == code, result.output
-    return result.output
 
 
 def fails(capsys, monkeypatch, *args: str) -> str:

@@ -14,21 +14,14 @@ from sqlalchemy import select
 from bot.services import Services
 from bot.services.claims import LEASE, ClaimStatus, NotClaimed, job_claim, last_finished
 from storage.models import JobClaim
+from tests.support.clock import Clock
 
 T0 = dt.datetime(2026, 11, 20, 6, 0, tzinfo=dt.UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock(services: Services) -> Clock:
-    c = Clock()
+    c = Clock(T0)
     services.clock = c
     return c
 
