@@ -5,11 +5,13 @@ Each PostgreSQL test gets its own schema so runs never collide. Shared helpers a
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from bot.services import Services, build_services
 from bot.settings import Settings
@@ -65,9 +67,17 @@ def _pg_url(schema: str) -> str:
 
 
 def _drop_pg_schema(schema: str) -> None:
+    """Drop a test's schema; a listener still finishing after its ack can deadlock the DROP once, so retry."""
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    for attempt in range(5):
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            break
+        except OperationalError:
+            if attempt == 4:
+                raise
+            time.sleep(0.5)
     admin.dispose()
 
 

@@ -80,6 +80,7 @@ def test_metrics_count_acks_by_kind_without_user_ids_or_text(served: Served, sla
     event = event_request({"type": "app_home_opened", "user": "U0SECRETUSER", "channel": "D1", "tab": "home"},
                           secret=SECRET)
     assert http(f"{served.url}/slack/events", body=event.body, headers=event.headers)[0] == 200
+    slack.wait_for("views.publish")  # the listener runs after the ack: let it finish before teardown
     status, body = http(f"{served.url}/metrics")
     assert status == 200
     assert metric(body, "flywheel_acks_total", kind="command", status="200") == 1
