@@ -126,8 +126,9 @@ class TokenBucket:
                 return (1.0 - tokens) * 3600.0 / per_hour if per_hour else math.inf
             if not peek:
                 self._buckets[user] = (tokens - 1.0, now)
-                if len(self._buckets) > 10_000:  # bounded: drop the full buckets
-                    self._buckets = {u: v for u, v in self._buckets.items() if v[0] < burst}
+                if len(self._buckets) > 10_000:  # bounded: drop the buckets that have refilled
+                    self._buckets = {u: v for u, v in self._buckets.items()
+                                     if self._level(u, burst, per_hour, now) < burst}
             return 0.0
 
 
