@@ -63,12 +63,17 @@ def _latest_verdict_run(session: Session, gap_id: int) -> int | None:
 def judge_verdict(services: Services, run_id: int) -> str:
     """The judge's verdict on a run (what the override modal shows); NotFound / InvalidInput otherwise."""
     with services.session() as session:
-        run = session.get(ReplayRun, run_id)
-        if run is None:
-            raise NotFound(f"No replay run {run_id}. `flywheel gaps show GAP` lists a gap's runs.")
-        if run.verdict is None:
-            raise InvalidInput(f"Replay run {run_id} was not judged, so there is no verdict to overrule.")
-        return run.verdict
+        return _judged_run(session, run_id)[1]
+
+
+def _judged_run(session: Session, run_id: int) -> tuple[ReplayRun, str]:
+    """The run and the judge's verdict on it; a missing or unjudged run is refused with a user-safe message."""
+    run = session.get(ReplayRun, run_id)
+    if run is None:
+        raise NotFound(f"No replay run {run_id}. `flywheel gaps show GAP` lists a gap's runs.")
+    if run.verdict is None:
+        raise InvalidInput(f"Replay run {run_id} was not judged, so there is no verdict to overrule.")
+    return run, run.verdict
 
 
 def override_verdict(services: Services, *, run_id: int, verdict: str, reason: str, user: str) -> OverrideOutcome:
@@ -88,22 +93,18 @@ def override_verdict(services: Services, *, run_id: int, verdict: str, reason: s
     require(services, user, Action.PUBLISH)  # it can verify a gap, as publishing does
     now = services.clock()
     with services.session() as session:
-        run = session.get(ReplayRun, run_id)
-        if run is None:
-            raise NotFound(f"No replay run {run_id}. `flywheel gaps show GAP` lists a gap's runs.")
-        if run.verdict is None:
-            raise InvalidInput(f"Replay run {run_id} was not judged, so there is no verdict to overrule.")
+        run, judged = _judged_run(session, run_id)
         if run.gap_id is not None:
             lock_gap(session, run.gap_id)
         run.human_verdict, run.human_reason = human.value, scrubber_for(services.settings)(text)
         run.human_by, run.human_at = user, now
-        agrees = _judge_passed(run.verdict) == (human == Verdict.PASS)
+        agrees = _judge_passed(judged) == (human == Verdict.PASS)
         from_state = to_state = None
         note = "No gap changed state."
         if run.gap_id is not None:
             gap = get_gap(session, run.gap_id)
             audit(session, gap, "verdict-confirmed" if agrees else "verdict-overridden", actor=user, now=now,
-                  run_id=run.id, judge=run.verdict, human=human.value)
+                  run_id=run.id, judge=judged, human=human.value)
             decides = run.id == _latest_verdict_run(session, gap.id)
             target = GapState.VERIFIED if human == Verdict.PASS else GapState.FAILED
             if agrees or gap.state == target.value:
@@ -120,7 +121,7 @@ def override_verdict(services: Services, *, run_id: int, verdict: str, reason: s
                     gap.verified_at = now
                 to_state = target.value
                 note = f"Gap #{gap.id} moved {from_state} → {to_state}."
-        outcome = OverrideOutcome(run.id, run.gap_id, run.verdict, human.value, agrees, from_state, to_state, note)
+        outcome = OverrideOutcome(run.id, run.gap_id, judged, human.value, agrees, from_state, to_state, note)
     log.info("verdict overridden run_id=%r gap_id=%r judge=%r human=%r moved=%r", run_id, outcome.gap_id,
              outcome.judge_verdict, outcome.human_verdict, to_state)
     return outcome
