@@ -1,0 +1,18 @@
+"""help-centre sync (owned by the KB sync work): reserved slot, no schema change yet
+
+Revision ID: 0009
+Revises: 0008
+"""
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,18 @@
+"""digest and weekly (owned by the Slack digest/weekly work): reserved slot, no schema change yet
+
+Revision ID: 0011
+Revises: 0010
+"""
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
