@@ -19,6 +19,11 @@ class Corpus:
     docs: list[tuple[str, str, str]]  # (doc key, title, body)
     queries: list[str]
     relevant: list[set[str]] = field(default_factory=list)  # per query: the gold doc keys (quality sets)
+    conversations: list[list[tuple[str, str]]] = field(default_factory=list)  # per query: (role, text) turns
+
+    def fold(self, which: int) -> list[int]:
+        """Two-fold split of the query indices: fold 0 (A) the even ones, fold 1 (B) the odd ones."""
+        return [i for i in range(len(self.queries)) if i % 2 == which]
 
 
 def mtrag() -> Corpus:
@@ -28,14 +33,15 @@ def mtrag() -> Corpus:
 
     tasks = load_tasks(MTRAG)
     docs: dict[str, tuple[str, str, str]] = {}
-    queries, relevant = [], []
+    queries, relevant, conversations = [], [], []
     for t in tasks:
         for p in t.passages:
             docs.setdefault(p.doc_id, (p.doc_id, passage_title(p), p.text))
         if t.passages:
             queries.append(t.question)
             relevant.append({p.doc_id for p in t.passages})
-    return Corpus("MTRAG gold passages", list(docs.values()), queries, relevant)
+            conversations.append(list(t.turns))
+    return Corpus("MTRAG gold passages", list(docs.values()), queries, relevant, conversations)
 
 
 def dstc10() -> Corpus:
@@ -51,14 +57,15 @@ def dstc10() -> Corpus:
                 docs.append((f"{domain}/{entity_id}/{doc_id}", title[:300], doc["body"]))
     logs = json.loads((DSTC10 / "val/logs.json").read_text(encoding="utf-8"))
     labels = json.loads((DSTC10 / "val/labels.json").read_text(encoding="utf-8"))
-    queries, relevant = [], []
+    queries, relevant, conversations = [], [], []
     for log, label in zip(logs, labels, strict=True):
         users = [turn["text"] for turn in log if turn.get("speaker") == "U"]
         if label.get("target") and users:
             gold = label["knowledge"][0]
             queries.append(users[-1])
             relevant.append({f"{gold['domain']}/{gold['entity_id']}/{gold['doc_id']}"})
-    return Corpus("DSTC10 knowledge", docs, queries, relevant)
+            conversations.append([("user" if turn.get("speaker") == "U" else "agent", turn["text"]) for turn in log])
+    return Corpus("DSTC10 knowledge", docs, queries, relevant, conversations)
 
 
 def synthetic(n: int, *, words: int = 200, vocabulary: int = 20_000, n_queries: int = 300, seed: int = 3) -> Corpus:

@@ -28,10 +28,10 @@ from bench.common import Result, Row, pg_available
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-BENCHMARKS = ("replay_throughput", "sampling_scale", "import_speed", "kb_search", "footprint", "ack_latency",
-              "digest_posting", "redaction")
+BENCHMARKS = ("replay_throughput", "sampling_scale", "import_speed", "kb_search", "kb_recall", "footprint",
+              "ack_latency", "ack_load", "digest_posting", "redaction", "worker_scaling")
 SLACK_FILES = ("bot/app.py", "bot/server.py", "tests/support/mock_slack.py")
-SLACK_BENCHMARKS = ("ack_latency", "digest_posting")
+SLACK_BENCHMARKS = ("ack_latency", "ack_load", "digest_posting")
 
 
 def slack_missing() -> str | None:

@@ -2,6 +2,8 @@
 
 `create_app` only assembles what lives elsewhere (docs/RELIABILITY.md):
 * `bot.slack.dedupe`: an Events API delivery whose `event_id` was already processed is acked and dropped;
+  listeners run in lanes (`Lanes`: acks never wait behind slow work); `/flywheel` hands its answer off
+  (`context["handoff"]`) and the App Home builds one at a time per user (`context["home_builds"]`);
 * `bot.slack.groups`: the admin group resolver for the permission checks in the services;
 * `bot.slack.logfilter`: Slack's own loggers kept at INFO and free of payloads;
 * `bot.slack.errors.show_error`: the one error handler (user-safe text, or a correlation id);
@@ -12,24 +14,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltContext
+from slack_bolt.lazy_listener import ThreadLazyListenerRunner
 from slack_sdk import WebClient
 
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack.client import make_web_client
-from bot.slack.dedupe import make_dedupe_middleware
+from bot.slack.dedupe import Coalescer, Lanes, make_dedupe_middleware
 from bot.slack.errors import show_error
 from bot.slack.groups import make_group_resolver
 from bot.slack.logfilter import guard_slack_logs
 from bot.slack.workspace import guard_workspace
 from handlers import register_handlers
 from handlers.guard import handle_unknown_action, handle_unknown_view, shows_errors
-
-LISTENER_THREADS = 16  # Bolt's default of 5 lets a few slow LLM listeners starve everyone's ack()
 
 
 def create_app(settings: Settings, services: Services, *, client: WebClient | None = None) -> App:
@@ -39,15 +39,18 @@ def create_app(settings: Settings, services: Services, *, client: WebClient | No
     SLACK_API_URL and adds the retry handlers); Bolt calls `auth.test` once here.
     """
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    lanes = Lanes()  # acks never wait behind slow work (bot/slack/dedupe.py)
     app = App(
         client=client or make_web_client(settings),  # carries settings.slack_bot_token
         signing_secret=secret,  # empty in Socket Mode, where Bolt does not verify signatures
         process_before_response=False,
-        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="flywheel-listener"),
+        listener_executor=lanes,
         ignoring_self_events_enabled=True,
         name="flywheel",
         logger=guard_slack_logs(),
     )
+    if isinstance(app.listener_runner.lazy_listener_runner, ThreadLazyListenerRunner):
+        app.listener_runner.lazy_listener_runner.executor = lanes.work  # lazy listeners are slow work
     guard_workspace(app)  # first: only the installing workspace gets in (docs/SECURITY.md)
     if services.group_resolver is None:  # lazy: Slack is asked only when a role names a user group
         services.group_resolver = make_group_resolver(app.client)
@@ -55,9 +58,13 @@ def create_app(settings: Settings, services: Services, *, client: WebClient | No
     @app.use
     def provide_services(context: BoltContext, next: Callable[[], Any]) -> None:  # noqa: A002 - Bolt's name
         context["services"] = services  # injected as the `services` argument of any listener
+        context["handoff"] = lanes.handoff  # slow work after the ack (handlers/commands.py)
+        context["home_builds"] = home_builds  # one App Home build per user at a time (handlers/home.py)
         next()
 
-    app.use(make_dedupe_middleware(services))
+    home_builds = Coalescer()
+    app.use(lanes.choose_lane)
+    app.use(make_dedupe_middleware(services, lanes=lanes, dispatch=app.dispatch))
 
     @app.error
     def handle_error(error: Exception, context: BoltContext, client: WebClient) -> None:

@@ -28,6 +28,10 @@ _operator, _user = operator_name, current_user  # the names the commands below u
 def init() -> None:
     """Create or upgrade the database schema."""
     svc = services()
+    if svc.settings.database_url.startswith("postgresql"):  # the work queue's own schema (procrastinate)
+        from bot.queue.pg import ensure_schema
+
+        ensure_schema(svc.settings.database_url)
     out.print(f"Database ready ({svc.engine.url.render_as_string(hide_password=True)}); model: {svc.llm.name}")
 
 
@@ -155,32 +159,6 @@ def replay_cmd(
 
 
 @app.command()
-def stats(
-    weeks: Annotated[int, typer.Option(min=1, max=52)] = 6,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    chart: Annotated[Path | None, typer.Option(help="write the PNG chart here")] = None,
-) -> None:
-    """Weekly loop stats: reviewed, flagged → verified, time to fix, backlog, gap rate with its 95% interval."""
-    from bot.services.stats import weekly_stats
-
-    svc = services()
-    report = weekly_stats(svc, now=svc.clock(), weeks=weeks)
-    if as_json:
-        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
-    else:
-        out.print(report.to_text())
-        from bot.services.costs import cost_report, weeks_window  # calls, tokens, estimated cost
-
-        start, end = weeks_window(svc.clock(), weeks)
-        out.print(cost_report(svc, start=start, end=end).to_text(), markup=False, highlight=False)
-    if chart:
-        from bot.services.chart import render_chart
-
-        render_chart(report, chart)
-        out.print(f"Chart written to {chart}")
-
-
-@app.command()
 def demo(workdir: Annotated[Path, typer.Option(help="where the demo database and chart go")] = Path(".demo")) -> None:
     """Run the whole loop offline on bundled data: import → sample → flag → outline → draft → test →
     publish → verdict → regression → stats."""
@@ -190,7 +168,7 @@ def demo(workdir: Annotated[Path, typer.Option(help="where the demo database and
 
 
 EDGE_COMMANDS = ("bot.cli_gaps", "bot.cli_kb", "bot.cli_regress", "bot.cli_slack", "bot.cli_eval",
-                 "bot.cli_integrations", "bot.cli_insights", "bot.doctor")
+                 "bot.cli_integrations", "bot.cli_insights", "bot.doctor", "bot.cli_worker")
 
 
 def _register_edge_commands() -> None:

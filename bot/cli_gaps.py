@@ -98,6 +98,23 @@ def gaps_dismiss(gap_id: int, reason: Annotated[str, typer.Option()] = "", user:
     out.print(f"Gap #{gap_id} dismissed.")
 
 
+@gaps_app.command("target")
+def gaps_target(
+    gap_id: int,
+    article: Annotated[str | None, typer.Option(help="the article (id or slug) the draft updates")] = None,
+    new: Annotated[bool, typer.Option("--new", help="a new article instead of an update")] = False,
+    user: UserOpt = "",
+) -> None:
+    """Choose which existing article the gap's draft updates, or a new article."""
+    from bot.services.help_centre import set_target
+
+    if (article is None) == (not new):
+        raise typer.BadParameter("give --article ARTICLE or --new (one of them)")
+    chosen = set_target(services(), gap_id=gap_id, article=None if new else article, user=user or _user())
+    what = f"updates article #{chosen}" if chosen else "is a new article"
+    out.print(f"Gap #{gap_id}'s draft {what}. Write the draft again (`flywheel draft {gap_id}`) so it starts from it.")
+
+
 @gaps_app.command("reopen")
 def gaps_reopen(gap_id: int, user: UserOpt = "") -> None:
     """Reopen a dismissed gap."""

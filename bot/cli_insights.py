@@ -1,4 +1,6 @@
-"""`flywheel topics`, `recurrences`, `credit` and `trend`: what the loop has learned, from the command line."""
+"""`flywheel stats`, `weekly`, `topics`, `recurrences`, `credit` and `trend`: what the loop has learned, from the
+command line. `stats` and `weekly` read the same report as `/flywheel stats` and the Monday post
+(`bot.services.weekly`), so the numbers agree everywhere."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bot.errors import InvalidInput
+from bot.errors import ConfigError, InvalidInput
 
 DEFAULT_DAYS = 28
 
@@ -80,6 +82,7 @@ def render_credit(out: Console, credit: Any) -> None:
 
 def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
     """Add the insight commands to the `flywheel` CLI."""
+    register_report(app, services_factory)
 
     def embedder(svc: Any, lexical: bool) -> Any:
         from bot.services.topics import build_embedder
@@ -159,3 +162,63 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
         if chart:
             render_trend_chart(result, chart)
             Console(stderr=as_json).print(f"Chart written to {chart}")
+
+
+def register_report(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
+    """`flywheel stats` and `flywheel weekly`."""
+
+    @app.command()
+    def stats(
+        weeks: Annotated[int, typer.Option(min=1, max=52)] = 6,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+        chart: Annotated[Path | None, typer.Option(help="write the PNG chart here")] = None,
+    ) -> None:
+        """Weekly loop stats: the gap rate with its 95% interval in words, new gaps → drafted → published →
+        verified, time to fix, backlog, model calls and their estimated cost."""
+        from bot.services.stats import FUNNEL_TERMS, weekly_stats
+        from bot.services.weekly import gap_rate_headline
+
+        svc = services_factory()
+        report = weekly_stats(svc, now=svc.clock(), weeks=weeks)
+        headline = gap_rate_headline(report.current, report.previous)
+        if as_json:
+            _json({**report.model_dump(mode="json"), "headline": headline, "definitions": FUNNEL_TERMS})
+        else:
+            from bot.services.costs import cost_report, weeks_window  # by task and model
+
+            start, end = weeks_window(svc.clock(), weeks)
+            Console().print(f"{headline}\n{report.to_text()}\n{cost_report(svc, start=start, end=end).to_text()}",
+                            markup=False, highlight=False)
+        if chart:
+            from bot.services.chart import render_chart
+
+            render_chart(report, chart)
+            Console(stderr=as_json).print(f"Chart written to {chart}")
+
+    @app.command()
+    def weekly(
+        channel: Annotated[str | None, typer.Option(help="channel ID (default: FLYWHEEL_STATS_CHANNEL)")] = None,
+        preview: Annotated[bool, typer.Option(help="print the report instead of posting it (no Slack)")] = False,
+        force: Annotated[bool, typer.Option(help="post even if this week's report was already posted")] = False,
+    ) -> None:
+        """Post last week's report and chart now, as the Monday job does (once per channel and week unless
+        --force), or print it with --preview."""
+        svc = services_factory()
+        now = svc.clock()
+        if preview:
+            from bot.slack.weekly import preview_weekly
+
+            report, _ = preview_weekly(svc, now=now)
+            Console().print(report.to_text(), markup=False, highlight=False, soft_wrap=True)
+            return
+        from bot.slack.client import make_web_client
+        from bot.slack.weekly import post_weekly
+
+        target = channel or svc.settings.stats_channel
+        if not target:
+            raise ConfigError("No stats channel: set FLYWHEEL_STATS_CHANNEL or pass --channel C0123ABC.")
+        if post_weekly(svc, make_web_client(svc.settings), now=now, channel=target, force=force):
+            Console().print(f"Posted the weekly report to {target}.", markup=False, highlight=False)
+        else:
+            Console().print(f"The weekly report is already in {target} (or being posted): --force posts it again.",
+                            markup=False, highlight=False)

@@ -36,9 +36,42 @@ def register(app: typer.Typer, services: Callable[..., Any]) -> None:
             out.print(f"Article #{article.id} {article.slug} v{article.version}" + ("" if changed else " (unchanged)"))
 
     @kb_app.command("search")
-    def kb_search(query: str, k: Annotated[int, typer.Option(min=1, max=50)] = 5) -> None:
-        """Search the KB (BM25 on SQLite, full text on PostgreSQL)."""
-        render.hits(out, services().kb.search(query, k))
+    def kb_search(
+        query: Annotated[str, typer.Argument(help="the text to search for")] = "",
+        k: Annotated[int, typer.Option(min=1, max=50)] = 5,
+        conversations: Annotated[Path | None, typer.Option(
+            help="JSONL, one conversation a line in the import format: search with each whole conversation")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="one JSON line per query")] = False,
+    ) -> None:
+        """Search the KB (BM25, the same ranking on SQLite and PostgreSQL); with --conversations, rank the
+        articles for each conversation as the agent would (the last user turn weighing most)."""
+        import json
+
+        from bot.kb.search import conversation_query
+
+        svc = services()
+        if conversations is None:
+            if not query.strip():
+                raise typer.BadParameter("give a query, or --conversations FILE.jsonl")
+            found = svc.kb.search(query, k)
+            if as_json:
+                print(json.dumps({"query": query, "results": _results(found)}, ensure_ascii=False))
+            else:
+                render.hits(out, found)
+            return
+        skipped = 0
+        for line_no, conv_id, turns, error in _read_conversations(conversations):
+            if error is not None:
+                skipped += 1
+                print(json.dumps({"line": line_no, "error": error}, ensure_ascii=False))
+                continue
+            found = svc.kb.search(conversation_query(turns), k)
+            if as_json:
+                print(json.dumps({"id": conv_id, "line": line_no, "results": _results(found)}, ensure_ascii=False))
+            else:
+                out.print(f"[bold]{escape(conv_id)}[/]: " + (", ".join(escape(h.slug) for h in found) or "no match"))
+        if skipped:
+            raise typer.Exit(EXIT_SOME_SKIPPED)
 
     @kb_app.command("list")
     def kb_list() -> None:
@@ -60,6 +93,28 @@ def register(app: typer.Typer, services: Callable[..., Any]) -> None:
             out.print(f"[yellow]skipped[/] {err}")
         if report.errors:
             raise typer.Exit(EXIT_SOME_SKIPPED)
+
+    @kb_app.command("sync")
+    def kb_sync(
+        source: Annotated[str, typer.Argument(help="zendesk, intercom or markdown")],
+        folder: Annotated[Path | None, typer.Argument(help="the folder (markdown; default FLYWHEEL_KB_SYNC_DIR)")]
+        = None,
+        full: Annotated[bool, typer.Option("--full", help="list every article (finds deleted ones)")] = False,
+    ) -> None:
+        """Sync the team's help centre into the KB: new and changed articles, drafts and deleted ones out of search.
+        Incremental (the cursor is kept in the database); see docs/INTEGRATIONS.md, "Help-centre sync"."""
+        import datetime as dt
+
+        from bot.kb.sync import sync
+        from bot.kb.sync_readers import build_reader
+
+        svc = services()
+        reader = build_reader(source, svc.settings, svc.integrations, folder=folder)
+        done = sync(svc.kb, svc.session, reader, clock=svc.clock, full=full,
+                    full_every=dt.timedelta(hours=svc.settings.kb_sync_full_hours))
+        out.print(f"{escape(done.source)}{' (full pass)' if done.full else ''}: created {done.created}, updated "
+                  f"{done.updated}, unchanged {done.unchanged}, removed from search {done.removed}, back "
+                  f"{done.restored}")
 
     @kb_app.command("export")
     def kb_export(folder: Path) -> None:
@@ -121,3 +176,33 @@ def register(app: typer.Typer, services: Callable[..., Any]) -> None:
                                 reason=reason or None)
         out.print(f"Article #{done.article_id} rolled back to the text of v{done.restored_from}: now v{done.version}"
                   + (f" (the team's KB too: {escape(done.url)})" if done.url else "") + ".")
+
+
+def _results(found: list[Any]) -> list[dict[str, Any]]:
+    return [{"rank": i, "slug": h.slug, "id": h.article_id, "title": h.title, "score": round(h.score, 6)}
+            for i, h in enumerate(found, 1)]
+
+
+def _read_conversations(path: Path) -> Any:
+    """(line, conversation id, [(role, text)], error) per non-blank line of an import-format JSONL file."""
+    import datetime as dt
+    import json
+
+    from bot.services.import_parse import BadRecord, Cleaned, parse_record
+
+    if not path.is_file():
+        raise typer.BadParameter(f"{path} is not a file")
+    now = dt.datetime.now(dt.UTC)
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for line_no, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            try:
+                conv, messages = parse_record(json.loads(raw), "search", now, Cleaned())
+            except ValueError as e:
+                yield line_no, "", [], f"invalid JSON ({e})"
+                continue
+            except BadRecord as bad:
+                yield line_no, "", [], bad.reason
+                continue
+            yield line_no, conv["external_id"], [(m["role"], m["text"]) for m in messages], None

@@ -96,8 +96,11 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
     def serve(
         port: Annotated[int, typer.Option(min=0, max=65535, help="port for Slack's requests")] = 3000,
         host: Annotated[str, typer.Option(help="interface to listen on")] = "0.0.0.0",
+        with_worker: Annotated[bool | None, typer.Option(
+            "--with-worker/--without-worker", help="run queued jobs in this process too (default: "
+            "FLYWHEEL_INPROCESS_WORKER; true on SQLite, false on PostgreSQL)")] = None,
     ) -> None:
-        """Run the bot over HTTP (Events API at /slack/events, /healthz), with the scheduler."""
+        """Run the bot over HTTP (Events API at /slack/events, /healthz), with the scheduler and the job queue."""
         from bot.app import create_app
         from bot.server import make_server
         from bot.slack.client import make_web_client
@@ -112,6 +115,9 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
             raise _fail(exc) from exc
         _verbose(svc.settings.log_format)
         server = make_server(bolt, svc, host, port)
+        from bot.queue import start_jobs
+
+        stop_jobs = start_jobs(svc, client, with_worker=with_worker)  # slow work: durable jobs (bot/queue)
         scheduler = _start_background(svc, client)
         from bot.lifecycle import on_stop_signal, stop_background
 
@@ -122,7 +128,7 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
         except KeyboardInterrupt:
             out.print("Stopping.")
         finally:
-            stop_background(svc, scheduler)
+            stop_background(svc, scheduler, stop_jobs=stop_jobs)
             server.server_close()
             restore()
         out.print("Stopped.")
@@ -145,6 +151,9 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
         except FlywheelError as exc:
             raise _fail(exc) from exc
         _verbose(svc.settings.log_format)
+        from bot.queue import start_jobs
+
+        stop_jobs = start_jobs(svc, client)  # slow work: durable jobs (bot/queue), in-process by default on SQLite
         scheduler = _start_background(svc, client)
         from bot.lifecycle import on_stop_signal, stop_background
 
@@ -155,7 +164,7 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
         except KeyboardInterrupt:
             out.print("Stopping.")
         finally:
-            stop_background(svc, scheduler)
+            stop_background(svc, scheduler, stop_jobs=stop_jobs)
             restore()
         out.print("Stopped.")
 

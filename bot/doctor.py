@@ -107,6 +107,40 @@ def slack_auth_checks(s: Settings) -> list[Check]:
                   "add them in OAuth & Permissions (or update the app from manifest.yml) and reinstall")]
 
 
+def channel_checks(s: Settings) -> list[Check]:
+    """The bot is a member of the review and stats channels (conversations.info, scope channels:read): Slack
+    refuses posts to a channel the bot was not invited to."""
+    from slack_sdk.errors import SlackApiError
+
+    from bot.slack.client import channel_membership, error_code, make_web_client
+
+    wanted = [(name, channel) for name, channel in (("FLYWHEEL_REVIEW_CHANNEL", s.review_channel),
+                                                     ("FLYWHEEL_STATS_CHANNEL", s.stats_channel)) if channel]
+    if not wanted:
+        return []
+    client = make_web_client(s)
+    checks = []
+    for setting, channel in wanted:
+        name = f"bot in {setting}"
+        try:
+            member, label = channel_membership(client, channel=channel)
+        except SlackApiError as exc:
+            code = error_code(exc)
+            fix = ("add channels:read in OAuth & Permissions (or update the app from manifest.yml) and reinstall"
+                   if code == "missing_scope" else f"set {setting} to the channel's ID (C0123ABC, from the "
+                   "channel's details), not its name; a private channel needs groups:read")
+            checks.append(Check(name, False, f"conversations.info refused {channel}: {code}", fix))
+            continue
+        except Exception as exc:  # noqa: BLE001 - a network error is a finding
+            checks.append(Check(name, False, f"could not check {channel} ({type(exc).__name__})",
+                                "check the network, a proxy, or SLACK_API_URL"))
+            continue
+        where = f"#{label}" if label else channel
+        checks.append(Check(name, member, f"member of {where}" if member else f"not a member of {where} ({channel})",
+                            f"type `/invite @Flywheel` in {where}"))
+    return checks
+
+
 def database_checks(s: Settings) -> list[Check]:
     from bot.readiness import OK
     from bot.readiness import database_checks as probe
@@ -196,6 +230,8 @@ def run_checks(load: Callable[[], Settings] = load_settings) -> list[Check]:
     for group in (slack_token_checks, slack_auth_checks, database_checks, model_checks, loop_checks,
                   connector_checks):
         checks.extend(group(settings))
+        if group is slack_auth_checks and any(c.name == "Slack auth.test" and c.ok for c in checks):
+            checks.extend(channel_checks(settings))  # only with a token Slack accepts
     return checks
 
 

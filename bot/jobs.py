@@ -21,11 +21,11 @@ from slack_sdk import WebClient
 
 from bot import present
 from bot.blocks import build_draft_reminder, build_recurrence_notice
-from bot.blocks.common import mention
+from bot.blocks.notices import build_regression_notice
 from bot.services import Services
 from bot.services.claims import NotClaimed, job_claim, last_finished
 from bot.services.conversation_scan import as_utc
-from bot.services.digest import local_now
+from bot.services.digest import is_digest_day, local_now
 from bot.slack.client import SlackPostError, post_message
 from bot.slack.digest import DigestPostResult, post_digest, post_weekly_stats
 
@@ -61,7 +61,11 @@ def digest_job(services: Services, client: WebClient, *, now: dt.datetime) -> Di
     if not channel:
         log.warning("digest job skipped: FLYWHEEL_REVIEW_CHANNEL is not set")
         return None
-    return post_digest(services, client, day=local_now(services, now).date(), channel=channel)
+    day = local_now(services, now).date()
+    if not is_digest_day(services, day):  # FLYWHEEL_DIGEST_DAYS (`flywheel digest` posts on any day)
+        log.info("digest job skipped day=%s: not one of FLYWHEEL_DIGEST_DAYS", day.isoformat())
+        return None
+    return post_digest(services, client, day=day, channel=channel)
 
 
 @_guarded
@@ -79,6 +83,7 @@ def regression_job(services: Services, client: WebClient, *, now: dt.datetime) -
     """Replay the regression suite; tell each broken gap's thread. Returns how many broke."""
     from bot.services.permissions import SCHEDULER
     from bot.services.regression import run_regressions
+    from bot.services.regression_notice import broken_fix
 
     night = local_now(services, now).date().isoformat()
     try:
@@ -91,13 +96,12 @@ def regression_job(services: Services, client: WebClient, *, now: dt.datetime) -
     log.info("nightly regressions cases=%d broke=%d errors=%d", len(results), len(broke),
              sum(1 for r in results if r.error))
     for r in broke:
-        if not (r.thread_channel and r.thread_ts):
-            continue
-        who = f" {mention(r.fixed_by)}" if r.fixed_by else ""
-        text = (f":rotating_light: Nightly regression: the agent no longer answers gap #{r.gap_id}'s conversation "
-                f"correctly (verdict: {r.verdict or 'none'}). The gap is back to failed.{who}")
-        try:
-            post_message(client, channel=r.thread_channel, thread_ts=r.thread_ts, text=text)
+        try:  # the broken turn before/after, with open the article / edit and retry / roll back
+            fix = broken_fix(services, r)
+            if fix is None:
+                continue  # flagged outside Slack: no thread to post in
+            notice = build_regression_notice(present.regression_notice_view(fix))
+            post_message(client, channel=fix.channel, thread_ts=fix.thread_ts, **notice.as_kwargs())
         except Exception:  # noqa: BLE001 - one thread we cannot post to must not hide the others
             log.exception("regression notice failed gap_id=%r channel=%r", r.gap_id, r.thread_channel)
     return len(broke)
@@ -170,6 +174,36 @@ def verification_job(services: Services, client: WebClient, *, now: dt.datetime)
     return len(resume_verifications(services))
 
 
+@_guarded
+def pull_job(services: Services, client: WebClient, *, now: dt.datetime) -> dict[str, Any]:
+    """The scheduled conversation pulls (FLYWHEEL_PULL_SCHEDULE, FLYWHEEL_PULL_SOURCES), each under its source's
+    lock: a pull already running (a manual `flywheel pull`, another instance) is skipped. Returns the reports."""
+    from bot.integrations.sources import pull_scheduled
+
+    return dict(pull_scheduled(services))
+
+
+@_guarded
+def kb_sync_job(services: Services, client: WebClient, *, now: dt.datetime) -> int:
+    """The scheduled help-centre sync (FLYWHEEL_KB_SYNC_SOURCE on FLYWHEEL_KB_SYNC_SCHEDULE), once per tick across
+    instances. Returns how many articles were created, updated or removed from search."""
+    from bot.kb.sync import sync
+    from bot.kb.sync_readers import build_reader
+
+    source = services.settings.kb_sync_source
+    if source is None:
+        return 0
+    try:
+        with job_claim(services, job="kb-sync", period=as_utc(now).strftime("%Y-%m-%dT%H:%M")):
+            reader = build_reader(source, services.settings, services.integrations)
+            done = sync(services.kb, services.session, reader, clock=services.clock,
+                        full_every=dt.timedelta(hours=services.settings.kb_sync_full_hours))
+    except NotClaimed:
+        log.info("kb sync already run or running source=%s", source)
+        return 0
+    return done.created + done.updated + done.removed + done.restored
+
+
 def _at(hhmm: str) -> tuple[int, int]:
     hour, minute = hhmm.split(":")
     return int(hour), int(minute)
@@ -188,7 +222,7 @@ def build_scheduler(services: Services, client: WebClient) -> BackgroundSchedule
         scheduler.add_job(fire, trigger, id=job.__name__, name=job.__name__, replace_existing=True, **JOB_DEFAULTS)
 
     hour, minute = _at(settings.digest_time)
-    add(digest_job, CronTrigger(hour=hour, minute=minute, timezone=tz))
+    add(digest_job, CronTrigger(day_of_week=settings.digest_days, hour=hour, minute=minute, timezone=tz))
     if settings.stats_channel:
         add(weekly_stats_job, CronTrigger(day_of_week="mon", hour=9, minute=0, timezone=tz))
     else:
@@ -197,4 +231,8 @@ def build_scheduler(services: Services, client: WebClient) -> BackgroundSchedule
     add(recurrence_job, CronTrigger(hour=RECURRENCE_TIME[0], minute=RECURRENCE_TIME[1], timezone=tz))
     add(reminder_job, CronTrigger(minute=30, timezone=tz))  # hourly
     add(verification_job, CronTrigger(minute="*/10", timezone=tz))
+    if services.integrations.pull_schedule:  # e.g. "0 * * * *"; checked when the settings are read
+        add(pull_job, CronTrigger.from_crontab(services.integrations.pull_schedule, timezone=tz))
+    if settings.kb_sync_source:
+        add(kb_sync_job, CronTrigger.from_crontab(settings.kb_sync_schedule, timezone=tz))
     return scheduler

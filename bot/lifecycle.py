@@ -44,13 +44,19 @@ def on_stop_signal(stop: Callable[[], None]) -> Callable[[], None]:
     return restore
 
 
-def stop_background(services: Services, scheduler: Any) -> None:
-    """Stop the scheduler (no new run starts) and release the claims this process holds. Never raises:
-    the process is on its way out, and a claim not released expires with its lease anyway."""
+def stop_background(services: Services, scheduler: Any, *, stop_jobs: Callable[[], None] | None = None) -> None:
+    """Stop the scheduler (no new run starts), the in-process job consumers (`bot/queue`: the running jobs
+    finish, the queued ones wait in the queue for the next start) and release the claims this process holds.
+    Never raises: the process is on its way out, and a claim not released expires with its lease anyway."""
     try:
         scheduler.shutdown(wait=False)
     except Exception:  # noqa: BLE001 - e.g. it never started
         log.exception("scheduler shutdown failed")
+    try:
+        if stop_jobs is not None:
+            stop_jobs()
+    except Exception:  # noqa: BLE001 - what was not acknowledged runs again at the next start
+        log.exception("stopping the job consumers failed")
     try:
         release_process_claims(services)
     except Exception:  # noqa: BLE001 - the lease expires on its own

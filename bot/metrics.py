@@ -10,6 +10,8 @@
     flywheel_job_claims_open                    unfinished job claims (`bot/services/claims.py`): the work
                                                 queue of today
     flywheel_job_claim_oldest_age_seconds       age of the oldest unfinished claim (0 when none)
+    flywheel_queue_depth                        queued and running jobs (`bot/queue`; absent without a queue)
+    flywheel_queue_oldest_age_seconds           age of the oldest of them (0 when none)
 
 Labels are closed sets (kinds, tasks, configured model names, package names): never conversation text,
 user or channel ids.
@@ -83,6 +85,25 @@ class _ClaimsCollector(Collector):
                                 value=max(age, 0.0))
 
 
+class _QueueCollector(Collector):
+    """Read at scrape time: jobs not finished in the work queue, and the oldest one's age."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def collect(self) -> Iterator[Metric]:
+        if self.services.queue is None:
+            return
+        try:
+            depth, age = self.services.queue.stats()
+        except Exception:  # noqa: BLE001 - a scrape reports what it can
+            log.exception("metrics: work queue unreadable")
+            return
+        yield GaugeMetricFamily("flywheel_queue_depth", "Jobs queued or running.", value=depth)
+        yield GaugeMetricFamily("flywheel_queue_oldest_age_seconds", "Age of the oldest job queued or running.",
+                                value=max(age, 0.0))
+
+
 class _ErrorLogCounter(logging.Handler):
     def __init__(self, metrics: Metrics) -> None:
         super().__init__(level=logging.ERROR)
@@ -108,6 +129,7 @@ class Metrics:
                                     registry=r)
         self.errors = Counter("flywheel_errors", "Errors by source.", ["source"], registry=r)
         r.register(_ClaimsCollector(services))
+        r.register(_QueueCollector(services))
 
     def install(self) -> None:
         """Count this process's model calls and ERROR log lines here (replacing an earlier server's)."""

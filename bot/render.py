@@ -34,6 +34,9 @@ def with_count(out: Console, label: str, work: Callable[[Callable[[Any], None]],
 def import_report(out: Console, report: Any) -> None:
     out.print(f"Imported {report.conversations_added} conversations ({report.messages_added} messages); "
               f"{report.conversations_skipped} already present.")
+    if getattr(report, "conversations_updated", 0):
+        out.print(f"Updated {report.conversations_updated} conversations already present (new messages or "
+                  "metadata; their gaps and digest items are kept).")
     if report.bad_lines:
         out.print(f"[yellow]{len(report.bad_lines)} bad lines skipped (everything else was kept):[/]")
         for bad in report.bad_lines[:50]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
-from functools import cached_property
+from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_serializer, field_validator
@@ -86,6 +88,17 @@ class Settings(BaseSettings):
     http_shutdown_grace: float = Field(
         20.0, ge=0, le=600, description="seconds requests in flight get to finish after SIGTERM")
 
+    # The work queue (docs/ARCHITECTURE.md, "Work queue"): slow work runs as durable jobs
+    queue_workers: int = Field(
+        4, ge=1, le=64, description="jobs run at once: in-process consumer threads, or `flywheel worker`'s default")
+    inprocess_worker: bool | None = Field(
+        None, description="run the jobs inside serve/run: default true on SQLite, false on PostgreSQL")
+    queue_max_attempts: int = Field(5, ge=1, le=50, description="tries of a failing job before it is given up")
+    queue_backoff: float = Field(
+        2.0, ge=0, le=3600, description="seconds before a failed job's first retry; doubles each time")
+    queue_heartbeat: float = Field(
+        10.0, gt=0, le=600, description="a worker's heartbeat; silent for 3x this, its jobs are retried")
+
     # Operations (docs/ARCHITECTURE.md, "Running in production")
     log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line")
     model_prices: dict[str, tuple[float, float]] = Field(
@@ -100,10 +113,25 @@ class Settings(BaseSettings):
     digest_size: int = Field(8, ge=1, le=45)
     random_share: float = Field(0.25, ge=0.0, le=1.0)
     digest_time: str = Field("09:00", pattern=r"^\d{2}:\d{2}$")
+    digest_days: str = Field(
+        "mon-fri", description="days the scheduler posts the digest: cron day-of-week names, e.g. mon-fri, "
+        "mon,wed,fri or * (every day); `flywheel digest` posts on any day")
+    conversation_url_template: str | None = Field(
+        None, description="where a digest item's reference links when the conversation has no URL of its own, "
+        "e.g. https://support.example.com/tickets/{id} ({id}: the conversation's id; {source}: its source)")
     timezone: str = "UTC"
     judge_runs: int = Field(1, ge=1, le=9)
     replay_concurrency: int = Field(4, ge=1, le=64)
     draft_reminder_hours: int = Field(48, ge=1, description="a draft left untouched this long gets a reminder")
+    # help-centre sync (`flywheel kb sync`, bot/kb/sync.py)
+    kb_sync_source: Literal["zendesk", "intercom", "markdown"] | None = Field(
+        None, description="the help centre the scheduler syncs into the KB (none: no scheduled sync)")
+    kb_sync_schedule: str = Field("0 * * * *", description="when the scheduled sync runs: a 5-field cron line")
+    kb_sync_dir: Path | None = Field(None, description="the folder `kb sync markdown` reads when none is given")
+    kb_sync_locales: str = Field("", description="comma-separated Zendesk locales to sync (default: "
+                                 "FLYWHEEL_ZENDESK_LOCALE); one KB article per article and locale")
+    kb_sync_full_hours: int = Field(24, ge=1, le=24 * 30, description="a full pass (finds deleted and archived "
+                                    "articles) at least this often; the passes between are incremental")
 
     credit_opt_out: str = Field(
         "", description="comma-separated user ids never named in the weekly credit; their work still counts"
@@ -138,12 +166,40 @@ class Settings(BaseSettings):
         "US,GB,DE,FR,ES,NL", description="comma-separated ISO regions whose national phone formats are recognised"
     )
 
-    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "openai_api_key", mode="before")
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "openai_api_key", "kb_sync_source",
+                     "kb_sync_dir", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """`SLACK_SIGNING_SECRET=` (as copied from .env.example) means "not set", never an empty secret."""
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("kb_sync_schedule")
+    @classmethod
+    def _cron_line(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError("FLYWHEEL_KB_SYNC_SCHEDULE must be a cron line of 5 fields, e.g. '0 * * * *'")
+        return " ".join(value.split())
+
+    @field_validator("digest_days")
+    @classmethod
+    def _cron_days(cls, value: str) -> str:
+        digest_weekdays(value)  # a clear ValueError when it is not day-of-week names
+        return value.strip().lower()
+
+    @field_validator("conversation_url_template")
+    @classmethod
+    def _url_template(cls, value: str | None) -> str | None:
+        value = (value or "").strip() or None
+        if value is not None and (not value.startswith(("https://", "http://")) or "{id}" not in value):
+            raise ValueError("FLYWHEEL_CONVERSATION_URL_TEMPLATE must be an http(s) URL containing {id}, e.g. "
+                             f"https://support.example.com/tickets/{{id}} (got {value!r})")
+        return value
+
+    @field_validator("inprocess_worker", mode="before")
+    @classmethod
+    def _blank_is_auto(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_serializer("database_url", when_used="json")
@@ -165,6 +221,25 @@ class Settings(BaseSettings):
         if self.llm_provider == "offline":
             return False
         return self.openai_api_key is not None
+
+
+@lru_cache(maxsize=32)
+def digest_weekdays(spec: str) -> frozenset[int]:
+    """The weekdays (0 = Monday) a cron day-of-week expression of names selects, as the scheduler reads it.
+    Numbers are refused: 0 is Sunday in crontab but Monday in APScheduler, so a "1-5" would silently shift."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    text = spec.strip().lower()
+    hint = "use day names as in cron: mon-fri, mon,wed,fri, sat,sun or * (every day)"
+    if not text or any(c.isdigit() for c in text):
+        raise ValueError(f"FLYWHEEL_DIGEST_DAYS={spec!r} is not valid: {hint}")
+    try:
+        trigger = CronTrigger(day_of_week=text, hour=0, minute=0, timezone=dt.UTC)
+    except ValueError as exc:
+        raise ValueError(f"FLYWHEEL_DIGEST_DAYS={spec!r} is not valid ({exc}): {hint}") from None
+    monday = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    days = [monday + dt.timedelta(days=d) for d in range(7)]
+    return frozenset(d.weekday() for d in days if trigger.get_next_fire_time(None, d) == d)
 
 
 def load_settings(**overrides: object) -> Settings:

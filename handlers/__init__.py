@@ -18,6 +18,8 @@ ACTIONS: dict[ActionId, Callable[..., None]] = {
     ActionId.LOOKS_GOOD: actions.handle_looks_good,
     ActionId.SHOW_CONVERSATION: actions.handle_show_conversation,
     ActionId.PICK_TURN: actions.handle_pick_turn,
+    ActionId.TAKE_GAP: actions.handle_take_gap,
+    ActionId.PICK_KIND: actions.handle_pick_kind,
     ActionId.WRITE_DRAFT: actions.handle_write_draft,
     ActionId.EDIT_OUTLINE: actions.handle_edit_outline,
     ActionId.DISMISS: actions.handle_dismiss,
@@ -50,7 +52,7 @@ def register_handlers(app: Any) -> None:
     app.event("reaction_added")(reactions.ignore_event)
     app.event("reaction_removed", matchers=[reactions.is_flag_emoji])(reactions.handle_flag_removed)
     app.event("reaction_removed")(reactions.ignore_event)
-    app.event("message")(messages.handle_message)  # every subtype: replies become notes, the rest no-op
+    app.event("message")(messages.handle_message)  # every subtype: note replies, their edits and deletions
     app.event("app_home_opened")(home.handle_app_home_opened)
     # Interactive listeners show their own errors (see handlers.guard); events use the app's @app.error.
     app.command(COMMAND)(shows_errors(commands.handle_flywheel_command))

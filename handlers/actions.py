@@ -16,7 +16,7 @@ from bot.blocks.common import mention
 from bot.blocks.models import EditDraftView, EditOutlineView, OverrideView
 from bot.blocks.verdict import build_override_modal
 from bot.errors import InvalidInput
-from bot.services import Services, authoring, conversations, gaps, kb_history, threads, verdicts
+from bot.services import Services, authoring, conversations, gaps, kb_history, ownership, threads, verdicts
 from bot.slack.client import open_view
 from handlers import flows, present
 from handlers.ids import (
@@ -25,6 +25,7 @@ from handlers.ids import (
     GapRef,
     ItemRef,
     JoinRef,
+    KindRef,
     NewGapRef,
     RetryRef,
     RollbackRef,
@@ -67,6 +68,23 @@ def handle_pick_turn(ack: Ack, body: dict[str, Any], services: Services, client:
     ack()
     ref = parse_value(body, TurnRef)
     gaps.set_flagged_turn(services, gap_id=ref.gap_id, position=ref.position, user=_user(body))
+    w = flows.where(body)
+    flows.update(client, w.channel, w.message_ts, flows.gap_message(services, ref.gap_id))
+
+
+def handle_take_gap(ack: Ack, body: dict[str, Any], services: Services, client: WebClient) -> None:
+    """'I'll take it': the clicker owns the gap (the same as replying "I'll write this")."""
+    ack()
+    gap_id = parse_value(body, GapRef).gap_id
+    ownership.take_ownership(services, gap_id=gap_id, user=_user(body))
+    w = flows.where(body)
+    flows.update(client, w.channel, w.message_ts, flows.gap_message(services, gap_id))
+
+
+def handle_pick_kind(ack: Ack, body: dict[str, Any], services: Services, client: WebClient) -> None:
+    ack()
+    ref = parse_value(body, KindRef)
+    ownership.set_kind(services, gap_id=ref.gap_id, kind=ref.kind, user=_user(body))
     w = flows.where(body)
     flows.update(client, w.channel, w.message_ts, flows.gap_message(services, ref.gap_id))
 

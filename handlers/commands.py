@@ -1,5 +1,7 @@
-"""`/flywheel <subcommand> [share]`: acked at once (slow subcommands ack with a "working on it" line), then
-answered through `respond()`: ephemeral, or in the channel when the text ends with `share`.
+"""`/flywheel <subcommand> [share]`: acked at once (a subcommand that needs the database or a model acks with a
+"working on it" line), then answered through `respond()` (the response_url) from the work lane, never from the
+request thread: ephemeral, or in the channel when the text ends with `share` (docs/ARCHITECTURE.md, "The ack
+path").
 """
 
 from __future__ import annotations
@@ -9,29 +11,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, Respond
+from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.blocks import (
     Message,
     build_gap_list,
     build_help_message,
-    build_stats_message,
     build_topics_message,
     with_top_topics,
 )
 from bot.blocks.common import channel_link, esc
 from bot.errors import ConfigError, InvalidInput
-from bot.present import stats_view, topic_views
+from bot.present import topic_views
 from bot.services import Services, threads
 from bot.services.conversations import resolve, transcript
-from bot.services.digest import local_now, stats_detail
+from bot.services.digest import local_now
 from bot.services.loop_insights import TOPIC_DAYS, ranked_topics, top_topics
 from bot.services.permissions import Action, require, spend
 from bot.services.regression import run_regressions
 from bot.services.replay import replay
-from bot.services.stats import month_stats, weekly_stats
 from bot.slack.digest import post_digest
+from bot.slack.errors import show_error
+from bot.slack.weekly import share_chart, stats_message
 from handlers import flows, present
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ class Invocation:
     share: bool
     user: str
     command: str
+    channel: str = ""  # where the command was typed (`share` posts there)
 
     @property
     def args(self) -> list[str]:
@@ -58,7 +61,8 @@ def parse(command: dict[str, Any]) -> Invocation:
     if share:
         words = words[:-1]
     sub = words[0].lower() if words else "help"
-    return Invocation(sub, " ".join(words[1:]), share, command.get("user_id", ""), command.get("command", "/flywheel"))
+    return Invocation(sub, " ".join(words[1:]), share, command.get("user_id", ""), command.get("command", "/flywheel"),
+                      command.get("channel_id", ""))
 
 
 def _help(services: Services, client: WebClient, inv: Invocation) -> Message:
@@ -70,9 +74,10 @@ def _stats(services: Services, client: WebClient, inv: Invocation) -> Message:
     period = inv.args[0].lower() if inv.args else "week"
     if period not in ("week", "month"):
         raise InvalidInput(f"`{inv.command} stats` takes `week` or `month`.")
-    now = services.clock()
-    report = weekly_stats(services, now=now, weeks=2) if period == "week" else month_stats(services, now=now, months=2)
-    return build_stats_message(stats_view(stats_detail(services, report)))
+    if inv.share:  # the report goes to the channel, and the chart with it
+        require(services, inv.user, Action.DIGEST_NOW)  # posting into a channel, as `digest now`
+        share_chart(services, client, channel=inv.channel)
+    return stats_message(services, client, period="month" if period == "month" else "week")
 
 
 def _digest(services: Services, client: WebClient, inv: Invocation) -> Message:
@@ -132,31 +137,47 @@ def _regress(services: Services, client: WebClient, inv: Invocation) -> Message:
 
 
 Run = Callable[[Services, WebClient, Invocation], Message]
-# subcommand → (function, the "working on it" line for slow ones)
+# subcommand → (function, the "working on it" line of those that need the database or a model)
 SUBCOMMANDS: dict[str, tuple[Run, str | None]] = {
     "help": (_help, None),
-    "stats": (_stats, None),
+    "stats": (_stats, "Working on it…"),
     "digest": (_digest, "Posting today's digest…"),
-    "gaps": (_gaps, None),
-    "search": (_search, None),
+    "gaps": (_gaps, "Working on it…"),
+    "search": (_search, "Searching the knowledge base…"),
     "replay": (_replay, "Replaying the conversation against today's knowledge base…"),
     "regress": (_regress, "Replaying every regression case…"),
 }
 
 
 def handle_flywheel_command(
-    ack: Ack, command: dict[str, Any], respond: Respond, services: Services, client: WebClient
+    ack: Ack, command: dict[str, Any], respond: Respond, services: Services, client: WebClient, context: BoltContext
 ) -> None:
+    """Ack first (with the placeholder), then hand the answer off to the work lane (`context["handoff"]`, put
+    there by `bot.app.create_app`; without it, as when called directly, the answer is computed here)."""
     inv = parse(command)
-    run, slow = SUBCOMMANDS.get(inv.sub, (None, None))
+    slow = SUBCOMMANDS.get(inv.sub, (None, None))[1]
     if slow:
         ack(text=f":hourglass_flowing_sand: {slow}")
     else:
         ack()
-    if run is None:
-        names = " · ".join(f"`{name}`" for name in SUBCOMMANDS)
-        msg = present.notice(f"I don't know `{esc(inv.sub, 40)}`. Try {names} (`{esc(inv.command, 32)} help`).")
+    handoff = context.get("handoff")
+    if callable(handoff):
+        handoff(answer, inv, respond, services, client, context)
     else:
-        msg = run(services, client, inv)
-    respond(response_type="in_channel" if inv.share else "ephemeral", **msg.as_kwargs())
+        answer(inv, respond, services, client, context)
+
+
+def answer(inv: Invocation, respond: Respond, services: Services, client: WebClient, context: BoltContext) -> None:
+    """Run the subcommand and answer through the response_url; errors go to the one error renderer."""
+    run = SUBCOMMANDS.get(inv.sub, (None, None))[0]
+    try:
+        if run is None:
+            names = " · ".join(f"`{name}`" for name in SUBCOMMANDS)
+            msg = present.notice(f"I don't know `{esc(inv.sub, 40)}`. Try {names} (`{esc(inv.command, 32)} help`).")
+        else:
+            msg = run(services, client, inv)
+        respond(response_type="in_channel" if inv.share else "ephemeral", **msg.as_kwargs())
+    except Exception as exc:  # noqa: BLE001 - after the ack: shown to the user and logged by show_error
+        show_error(exc, context, client)
+        return
     log.info("command done sub=%r user=%r shared=%r", inv.sub if run else "unknown", inv.user, inv.share)

@@ -7,7 +7,7 @@ Logs carry ids only (gap_id, item_id, channel, ts), never message text.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -71,14 +71,42 @@ def update(client: WebClient, channel: str, ts: str | None, msg: Message) -> Non
     update_message(client, channel=channel, ts=ts, **msg.as_kwargs())
 
 
+def later(services: Services, task: str, payload: dict[str, Any], run_here: Callable[[], None]) -> None:
+    """Slow work: a durable job when this process has a work queue (`bot/queue`: serve, run, worker), else run
+    here. The payload carries ids only; the job (`bot/queue/tasks.py`) calls the same function `run_here` calls."""
+    if services.queue is None:
+        run_here()
+    else:
+        services.queue.enqueue(task, payload)
+
+
+def placeholder(client: WebClient, where_: Where, text: str) -> str:
+    return post(client, where_.channel, present.notice(f":hourglass_flowing_sand: {text}"), thread_ts=where_.thread_ts)
+
+
+def job(where_: Where, ts: str, **ids: Any) -> dict[str, Any]:
+    """The payload of a queued step: where its placeholder is, and the ids it works on."""
+    return {"channel": where_.channel, "thread_ts": where_.thread_ts, "message_ts": where_.message_ts, "ts": ts, **ids}
+
+
 @contextmanager
 def progress(
     client: WebClient, where_: Where, text: str, *, retry: ActionId | None = None, gap_id: int | None = None,
     draft_id: int | None = None,
 ) -> Iterator[str]:
-    """A placeholder in the thread, replaced by the result; a FlywheelError replaces it with the user-safe
-    message (and a retry button when trying again can help)."""
-    ts = post(client, where_.channel, present.notice(f":hourglass_flowing_sand: {text}"), thread_ts=where_.thread_ts)
+    """A placeholder in the thread, replaced by the result (see `shown_in`)."""
+    ts = placeholder(client, where_, text)
+    with shown_in(client, where_, ts, retry=retry, gap_id=gap_id, draft_id=draft_id):
+        yield ts
+
+
+@contextmanager
+def shown_in(
+    client: WebClient, where_: Where, ts: str, *, retry: ActionId | None = None, gap_id: int | None = None,
+    draft_id: int | None = None,
+) -> Iterator[str]:
+    """The placeholder `ts` is replaced by the result; a FlywheelError replaces it with the user-safe message
+    (and a retry button when trying again can help)."""
     try:
         yield ts
     except FlywheelError as exc:
@@ -157,7 +185,8 @@ def announce(
             ts = post(client, thread.channel, build_gap_message(flag), thread_ts=thread.thread_ts)
             gap_thread.record_message(services, gap_id=gap_id, channel=thread.channel, ts=ts)
         refresh_item(services, client, item_id)
-        fill_outline(services, client, gap_id=gap_id, thread=thread, ts=ts, user=user)
+        later(services, "outline", job(thread, ts, gap_id=gap_id, user=user),
+              lambda: fill_outline(services, client, gap_id=gap_id, thread=thread, ts=ts, user=user))
     except BaseException:
         gap_thread.release(services, claim)
         log.info("thread message left to the next flag gap_id=%r", gap_id)
@@ -169,7 +198,8 @@ def outline(services: Services, client: WebClient, *, gap_id: int, thread: Where
     """The flag acknowledgement with "Drafting an outline…", then the outline in the same message."""
     flag = present.flag_view(gap_detail(services, gap_id))
     ts = post(client, thread.channel, build_gap_message(flag), thread_ts=thread.thread_ts)
-    fill_outline(services, client, gap_id=gap_id, thread=thread, ts=ts, user=user)
+    later(services, "outline", job(thread, ts, gap_id=gap_id, user=user),
+          lambda: fill_outline(services, client, gap_id=gap_id, thread=thread, ts=ts, user=user))
 
 
 def fill_outline(services: Services, client: WebClient, *, gap_id: int, thread: Where, ts: str,
@@ -221,7 +251,13 @@ def show_edited_draft(
 def write_draft(services: Services, client: WebClient, *, gap_id: int, user: str, where_: Where) -> None:
     gaps.require_active(services, gap_id)  # a stale button stops here, before anything is posted
     spend(services, user, "write the draft", peek=True)  # out of model calls: refused ephemerally
-    with progress(client, where_, "Writing the draft…", retry=ActionId.WRITE_DRAFT, gap_id=gap_id) as ts:
+    ts = placeholder(client, where_, "Writing the draft…")
+    later(services, "draft", job(where_, ts, gap_id=gap_id, user=user),
+          lambda: draft_into(services, client, gap_id=gap_id, user=user, where_=where_, ts=ts))
+
+
+def draft_into(services: Services, client: WebClient, *, gap_id: int, user: str, where_: Where, ts: str) -> None:
+    with shown_in(client, where_, ts, retry=ActionId.WRITE_DRAFT, gap_id=gap_id):
         authoring.write_draft(services, gap_id=gap_id, user=user)
         post_draft(services, client, where_, gap_id, ts)
     log.info("draft posted gap_id=%r", gap_id)
@@ -230,8 +266,14 @@ def write_draft(services: Services, client: WebClient, *, gap_id: int, user: str
 def shadow_test(services: Services, client: WebClient, *, gap_id: int, user: str, where_: Where) -> None:
     gaps.require_active(services, gap_id)
     spend(services, user, "test the draft", peek=True)  # out of model calls: refused ephemerally
-    text = "Testing the draft in a shadow knowledge base (nothing is published)…"
-    with progress(client, where_, text, retry=ActionId.TEST_DRAFT, gap_id=gap_id) as ts:
+    ts = placeholder(client, where_, "Testing the draft in a shadow knowledge base (nothing is published)…")
+    later(services, "shadow-test", job(where_, ts, gap_id=gap_id, user=user),
+          lambda: shadow_test_into(services, client, gap_id=gap_id, user=user, where_=where_, ts=ts))
+
+
+def shadow_test_into(services: Services, client: WebClient, *, gap_id: int, user: str, where_: Where,
+                     ts: str) -> None:
+    with shown_in(client, where_, ts, retry=ActionId.TEST_DRAFT, gap_id=gap_id):
         outcome = authoring.shadow_test(services, gap_id=gap_id, user=user)
         draft = threads.current_draft(services, gap_id)
         question = gap_detail(services, gap_id).question
@@ -245,10 +287,17 @@ def publish(services: Services, client: WebClient, *, gap_id: int, user: str, wh
             draft_id: int | None = None) -> None:
     """Publish the draft the button named (`draft_id`; None: the latest), then the verdict in place."""
     publishing.check_publish(services, gap_id=gap_id, user=user)  # refused ephemerally, nothing posted
+    ts = placeholder(client, where_, "Publishing, then replaying the conversation against the live knowledge base…")
+    later(services, "publish", job(where_, ts, gap_id=gap_id, user=user, draft_id=draft_id),
+          lambda: publish_into(services, client, gap_id=gap_id, user=user, where_=where_, ts=ts, draft_id=draft_id))
+
+
+def publish_into(services: Services, client: WebClient, *, gap_id: int, user: str, where_: Where, ts: str,
+                 draft_id: int | None) -> None:
+    """Publish (exactly once: `publishing`; a rerun verifies instead), then the verdict in place of `ts`."""
     draft = threads.current_draft(services, gap_id)
-    text = "Publishing, then replaying the conversation against the live knowledge base…"
     out = None
-    with progress(client, where_, text, retry=ActionId.PUBLISH, gap_id=gap_id, draft_id=draft_id) as ts:
+    with shown_in(client, where_, ts, retry=ActionId.PUBLISH, gap_id=gap_id, draft_id=draft_id):
         out = publishing.publish_or_verify(services, gap_id=gap_id, user=user, draft_id=draft_id)
         if out.outcome is None:  # published, verification pending (or a draft the agent cannot see): Retry verifies
             pending = ErrorView(message=out.pending or "Published; verification pending.",

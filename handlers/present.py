@@ -63,6 +63,8 @@ def flag_view(detail: GapDetail) -> FlagView:
         flagged_position=detail.flagged_position,
         state=detail.state,
         notes_count=len(detail.notes),
+        owner=detail.owner,
+        kind=detail.kind,
     )
 
 
@@ -91,7 +93,8 @@ def draft_view(draft: DraftInfo, *, state: str = "draft") -> DraftView:
     return DraftView(
         gap_id=draft.gap_id, draft_id=draft.draft_id, title=draft.title, body=draft.body,
         author=draft.created_by, provider=None if draft.provider == "human" else draft.provider,
-        revision=draft.revision, last_test=draft.last_test, state=state,
+        revision=draft.revision, last_test=draft.last_test, state=state, notes_folded=draft.notes_folded,
+        notes_now=draft.notes_now,
     )
 
 
@@ -148,7 +151,7 @@ def digest_summary(info: DigestInfo | None, permalink: str | None = None) -> Dig
 def home_view(
     user: str, *, mine: Sequence[GapRow], backlog: Sequence[GapRow], backlog_total: int, now: dt.datetime,
     week: StatsNumbers | None, last_digest: DigestSummary | None, review_channel: str | None,
-    topics: Sequence[TopicView] = (),
+    topics: Sequence[TopicView] = (), week_before: StatsNumbers | None = None,
 ) -> HomeView:
     return HomeView(
         user_id=user,
@@ -157,6 +160,7 @@ def home_view(
         backlog=tuple(gap_summary(r, now=now) for r in backlog),
         backlog_total=backlog_total,
         week=week,
+        week_before=week_before,
         last_digest=last_digest,
         review_channel=review_channel,
         topics=tuple(topics),

@@ -21,6 +21,7 @@ from bot.blocks.insights import build_recurrence_notice, build_weekly_message
 from bot.blocks.models import (
     AgentTurnChoice,
     CollateralView,
+    CostView,
     CreditView,
     DigestHeaderView,
     DigestItemView,
@@ -33,12 +34,15 @@ from bot.blocks.models import (
     PersonCredit,
     RecurrenceItem,
     RecurrenceNoticeView,
+    RegressionNoticeView,
     StatsNumbers,
     StatsView,
     TopicView,
     VerdictView,
+    WaitingLine,
     WeeklyInsightsView,
 )
+from bot.blocks.notices import build_regression_notice
 from bot.blocks.verdict import build_override_notice
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "SLACK_MESSAGES.md"
@@ -50,40 +54,49 @@ DONT_KNOW = "I'm sorry, I don't have information about that. Let me connect you 
 def steps() -> list[tuple[str, object]]:
     flag = FlagView(gap_id=12, flagged_by="UANA0001", co_flaggers=("UBEN0002",), state="open",
                     agent_turns=(AgentTurnChoice(1, "Hello! How can I help?"), AgentTurnChoice(3, DONT_KNOW)),
-                    flagged_position=3)
+                    flagged_position=3, owner="UBEN0002", kind="missing", notes_count=1)
     outline = OutlineView(title="Missed garbage collection: who to call", summary="The agent had no article on it.",
                           sections=(OutlineSectionView("Answer", (FACT,)),), required_facts=(FACT,),
                           questions=("Does the same-day return trip also apply to recycling?",), provider="offline")
     return [
-        ("1. The daily digest header (review channel)", build_digest_header(DigestHeaderView(
-            day="2026-11-25", count=8, risk_count=6,
-            yesterday=LoopLine(flagged=2, drafted=1, published=1, verified=1)))),
-        ("2. One digest item (each has its own reactions and thread)", build_digest_item(DigestItemView(
-            item_id=41, conversation_id=7, conversation_ref="ticket-8812", pick="risk",
-            reasons=("escalated", "agent said it did not know"), total_turns=5,
+        ("1. The daily digest header (review channel; Monday to Friday by default)", build_digest_header(
+            DigestHeaderView(day="2026-11-23", count=8, risk_count=6,
+                             yesterday=LoopLine(flagged=2, drafted=1, published=1, verified=1, since="since Friday"),
+                             waiting=WaitingLine(drafts=3, stale_drafts=1, failed=1)))),
+        ("2. One digest item: the turns around the one that went wrong, one reason, a linked reference (each item "
+         "has its own reactions and thread)", build_digest_item(DigestItemView(
+            item_id=41, conversation_id=7, conversation_ref="8812", pick="risk",
+            reason="The agent said it didn't know", total_turns=9, reference="Zendesk #8812",
+            url="https://acme.zendesk.com/agent/tickets/8812", focus=1,
             excerpt_turns=(("user", Q), ("agent", DONT_KNOW), ("human", FACT))))),
-        ("3. After a 📚 reaction: who flagged, the turn, the suggested outline (in the item's thread)",
+        ("3. After a 📚 reaction: who flagged, the owner, the turn, the kind, the suggested outline and how to add "
+         "notes (in the item's thread)",
          build_gap_message(flag, outline)),
         ("4. The draft (after teammates' replies and “Write draft”)", build_draft_messages(DraftView(
             gap_id=12, draft_id=30, title=outline.title, body=f"{FACT}\n\n## Sources\n- conversation ticket-8812",
-            author="UANA0001", provider="offline"))[0]),
+            author="UANA0001", provider="offline", notes_folded=1, notes_now=1))[0]),
         ("5. The verdict after “Publish”: before/after of the flagged turn", build_verdict_message(VerdictView(
             gap_id=12, verdict="pass", before=DONT_KNOW, after=FACT, question=Q, confidence=1.0,
             reasons=("The new answer states all 1 required facts.",), article_title=outline.title, run_id=41))),
         ("6. What a manager sees each week (stats channel; the trend chart is uploaded with it)",
          build_weekly_message(
              StatsView(period_label="Week 48 (23–29 Nov)", current=StatsNumbers(
-                 reviewed=38, flagged=7, looks_good=31, gaps_opened=6, drafts=5, published=4, verified=3, failed=1,
+                 reviewed=38, flagged=6, looks_good=31, gaps_opened=6, drafts=5, published=4, verified=3, failed=1,
                  open_backlog=4, recurrences=1), previous=StatsNumbers(reviewed=30, flagged=5, gaps_opened=5,
                  drafts=4, published=3, verified=2, open_backlog=5),
-                 judge="Judge agrees with people on 9/10 reviewed verdicts (90%)"),
+                 judge="Judge agrees with people on 9/10 reviewed verdicts (90%)",
+                 headline="The agent fell short in about 12% of conversations last week (8–17%, 160 random "
+                          "reviews), down from 15% the week before (within the margin of error).",
+                 cost=CostView(calls=212, input_tokens=301_400, output_tokens=58_900, cost_usd=0.08,
+                               previous_calls=180, previous_cost_usd=0.07)),
              WeeklyInsightsView(
                  credit=CreditView(people=(PersonCredit("UANA0001", reviewed=20, flagged=4, drafted=3, fixed=2),
                                            PersonCredit("UBEN0002", reviewed=18, flagged=3, drafted=2, fixed=1)),
                                    team=PersonCredit("team", reviewed=38, flagged=7, drafted=5, fixed=3),
                                    streak_days=4, streak_today_done=True),
                  topics=(TopicView(topic_id=12, label="garbage, collection, cart", open_gap_ids=(12, 15), gap_count=3,
-                                   conversations=41, went_wrong=9, escalated=6, impact=50),
+                                   conversations=41, went_wrong=9, escalated=6, impact=50,
+                                   gap_links=((12, "https://example.slack.com/archives/C0REVIEW/p1764000000000100"),)),
                          TopicView(topic_id=9, label="refund, credit card", open_gap_ids=(9,), gap_count=1,
                                    conversations=17, went_wrong=3, escalated=2, impact=20))))),
         ("7. A fix that did not hold in the real world (in the gap's original thread)",
@@ -105,6 +118,12 @@ def steps() -> list[tuple[str, object]]:
              run_id=41, judge_verdict="fail", human_verdict="pass", user="UANA0001",
              reason="It states the 5 business days, in other words.", note="Gap #12 moved failed → verified.",
              agrees=False))),
+        ("10. A fix the nightly regression replay broke (in the gap's thread): before/after and three ways out",
+         build_regression_notice(RegressionNoticeView(
+             gap_id=12, verdict="fail", question=Q, before=FACT, after=DONT_KNOW, fixed_by="UBEN0002",
+             changes=("KB changed since last pass (rev 64 -> 66: articles #64)",), article_title=outline.title,
+             article_url="https://help.example.gov/articles/missed-collection", draft_id=30,
+             rollback_article_id=64, rollback_from=2, rollback_title="Collection schedule"))),
     ]
 
 

@@ -71,6 +71,10 @@ class Conversation(Base):
     sample_key: Mapped[int] = mapped_column(BigInteger)
     sampled_on: Mapped[dt.date | None] = mapped_column(Date)
     imported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # what was imported, hashed (a re-import or re-pull of the same content changes nothing), and when a
+    # later import added messages or changed its metadata (migration 0008, bot/services/import_update.py)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime | None]
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.position", cascade="all, delete-orphan"
@@ -195,6 +199,7 @@ class GapNote(Base):
     text: Mapped[str] = mapped_column(Text)
     source_ref: Mapped[str | None] = mapped_column(String(64))  # e.g. the Slack message ts
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    edited_at: Mapped[dt.datetime | None]  # the thread reply was edited (migration 0010)
 
 
 class Outline(Base):
@@ -218,13 +223,16 @@ class Draft(Base):
     body: Mapped[str] = mapped_column(Text)
     tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     target_article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"))
+    base_version: Mapped[int | None] = mapped_column(Integer)  # the target's version the update started from
     provider: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    notes_folded: Mapped[int | None] = mapped_column(Integer)  # the gap's notes written into it (migration 0010)
 
 
 class Article(Base):
     __tablename__ = "articles"
+    __table_args__ = (Index("ix_articles_external_source", "external_source", "external_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(200), unique=True)
@@ -239,6 +247,12 @@ class Article(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # taken off the KB (a new article whose verdict failed): not searched until a new version is published
     withdrawn_at: Mapped[dt.datetime | None]
+    # help-centre sync (bot/kb/sync.py): where the article came from (zendesk, intercom, markdown), its locale
+    # there (one article per locale), and the external revision last seen (its updated_at, or a hash)
+    external_source: Mapped[str | None] = mapped_column(String(32))
+    locale: Mapped[str | None] = mapped_column(String(32))
+    external_revision: Mapped[str | None] = mapped_column(String(64))
+    synced_at: Mapped[dt.datetime | None]
 
     versions: Mapped[list[ArticleVersion]] = relationship(order_by="ArticleVersion.version")
 
@@ -412,3 +426,17 @@ class ModelCall(Base):
     output_tokens: Mapped[int] = mapped_column(Integer, default=0)
     latency_ms: Mapped[int] = mapped_column(Integer, default=0)
     ok: Mapped[bool] = mapped_column(default=True)
+
+
+class QueuedResult(Base):
+    """The result of one job of a fanned-out batch (a regression case run by a `flywheel worker`), read back by
+    whoever queued the batch (`bot/services/regression.py`). One row per (batch, item): a rerun keeps the first."""
+
+    __tablename__ = "queued_results"
+    __table_args__ = (UniqueConstraint("batch", "item", name="uq_queued_results_batch"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch: Mapped[str] = mapped_column(String(64))
+    item: Mapped[int] = mapped_column(Integer)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

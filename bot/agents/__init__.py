@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.kb.search import ExtraDoc, Searcher
+from bot.kb.search import ExtraDoc, Searcher, conversation_query
 from bot.llm.base import LLM, AnswerRequest, ArticleSnippet, Turn
 
 
@@ -83,9 +83,8 @@ class RagAgent:
         self, history: list[Turn], kb: Searcher, *, extra: Sequence[ExtraDoc] = (), replay_id: str | None = None
     ) -> AgentAnswer:
         # `extra` is already inside the shadow `kb` searcher for the built-in agent.
-        users = [t.text for t in history if t.role == "user"]
-        query = " ".join(users[-2:])  # the question, plus the one before it for context
-        hits = kb.search(query, self.top_k)
+        # the whole conversation, the last user turn weighing most (bot/kb/query.py)
+        hits = kb.search(conversation_query(history), self.top_k)
         snippets = [ArticleSnippet(id=h.article_id, title=h.title, text=h.body) for h in hits]
         reply = self.llm.answer(AnswerRequest(history=history, articles=snippets))
         report_identity(model=getattr(self.llm, "name", None))

@@ -74,6 +74,18 @@ def _draft_buttons(view: DraftView) -> list[Any]:
     ]
 
 
+def notes_line(view: DraftView) -> str | None:
+    """How many of the gap's notes the draft folds in, and how many came after it."""
+    if view.notes_folded is None:
+        return None
+    n = view.notes_folded
+    line = f"{n} note{'s' if n != 1 else ''} folded in" if n else "no notes folded in"
+    newer = view.notes_now - n
+    if newer > 0 and view.state == "draft":
+        line += f" ({newer} newer: write the draft again to fold {'them' if newer > 1 else 'it'})"
+    return line
+
+
 def build_draft_messages(view: DraftView) -> list[Message]:
     """One message for most drafts; very long ones continue in follow-up messages ("part 2/3").
     The body is never cut silently: every character is in some section, or an explicit note says
@@ -92,6 +104,9 @@ def build_draft_messages(view: DraftView) -> list[Message]:
         meta.append(f"written with {esc(view.provider, 60)}")
     if view.last_test:
         meta.append(f"last test: {esc(view.last_test, 20)}")
+    notes = notes_line(view)
+    if notes:
+        meta.append(notes)
     messages = []
     for n, group in enumerate(groups, start=1):
         blocks: list[Any] = []

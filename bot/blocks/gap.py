@@ -24,7 +24,7 @@ from bot.blocks.common import (
     plain,
     section,
 )
-from bot.blocks.ids import ActionId, GapRef, JoinRef, NewGapRef, TurnRef
+from bot.blocks.ids import ActionId, GapRef, JoinRef, KindRef, NewGapRef, TurnRef
 from bot.blocks.models import AgentTurnChoice, FlagView, MatchView, OutlineView
 from bot.redact import redact
 
@@ -37,6 +37,14 @@ STATE_LINES = {
     "failed": ":x: The last replay still failed; edit the draft and retry.",
     "drafting": ":pencil2: A draft is in progress.",
 }
+KINDS = {  # GapKind -> what it means, as the kind select shows it
+    "missing": "Missing: the knowledge base has nothing on it",
+    "unclear": "Unclear: an article covers it but is hard to use",
+    "contradictory": "Contradictory: articles disagree",
+    "stale": "Stale: an article is out of date",
+}
+NOTE_HOW = ("Start a reply with `note:` to put it in the article; other replies stay out of it. "
+            "Say “I'll write this” (or press *I'll take it*) to own the draft.")
 
 
 def _nearest(turns: Sequence[AgentTurnChoice], position: int | None, limit: int) -> list[AgentTurnChoice]:
@@ -73,12 +81,23 @@ def turn_select(view: FlagView) -> StaticSelectElement | None:
     )
 
 
+def kind_select(view: FlagView) -> StaticSelectElement:
+    """A static_select of the four gap kinds, the gap's own pre-selected (an unknown kind: none)."""
+    options = [Option(value=KindRef(gap_id=view.gap_id, kind=kind).dump(), text=PlainTextObject(text=label))
+               for kind, label in KINDS.items()]
+    initial = next((o for kind, o in zip(KINDS, options, strict=True) if kind == view.kind), None)
+    return StaticSelectElement(action_id=ActionId.PICK_KIND, placeholder=PlainTextObject(text="What kind of gap?"),
+                               options=options, initial_option=initial)
+
+
 def _flag_blocks(view: FlagView) -> list[Block]:
     who = mention(view.flagged_by)
     lines = [f":books: {who} flagged a knowledge gap · *gap #{view.gap_id}*"]
     others = [u for u in view.co_flaggers if u != view.flagged_by]
     if others:
         lines.append(f"Also flagged by {mentions(others)}")
+    if view.owner:
+        lines.append(f":writing_hand: Owner: {mention(view.owner)}")
     blocks: list[Block] = [section("\n".join(lines))]
     select = turn_select(view)
     turn = next((t for t in view.agent_turns if t.position == view.flagged_position), None)
@@ -89,13 +108,16 @@ def _flag_blocks(view: FlagView) -> list[Block]:
     else:
         guess = "_No agent turn found in this conversation._"
     blocks.append(section(guess, accessory=select, block_id=f"turn-{view.gap_id}"))
+    kind = KINDS.get(view.kind, esc(view.kind, 30))
+    closed = view.state in CLOSED_STATES
+    blocks.append(section(f"*Gap kind:* {kind}", accessory=None if closed else kind_select(view),
+                          block_id=f"kind-{view.gap_id}"))
     return blocks
 
 
 def _outline_blocks(outline: OutlineView) -> list[Block]:
     summary = esc(outline.summary, 600)
-    kind = esc(outline.kind, 30)
-    blocks: list[Block] = [section(f"*Suggested article:* {esc(outline.title, 250)}\n{summary}\n_Gap kind: {kind}_")]
+    blocks: list[Block] = [section(f"*Suggested article:* {esc(outline.title, 250)}\n{summary}")]
     parts = []
     for i, sec in enumerate(outline.sections, start=1):
         points = "\n".join(f"    • {esc(p, 400)}" for p in sec.points if p.strip())
@@ -126,9 +148,10 @@ def build_gap_message(
         blocks.append(context(f":hourglass_flowing_sand: {esc(progress or 'Drafting an outline…', 200)}"))
     else:
         blocks.extend(_outline_blocks(outline))
-        notes = f"{flag.notes_count} so far" if flag.notes_count else "none yet"
+        notes = f"{flag.notes_count} note{'s' if flag.notes_count != 1 else ''} so far" if flag.notes_count \
+            else "no notes yet"
         by = f" · outline by {esc(outline.provider, 60)}" if outline.provider else ""
-        blocks.append(context(f":speech_balloon: Reply in this thread to add notes and facts ({notes}){by}"))
+        blocks.append(context(f":speech_balloon: {NOTE_HOW} ({notes}){by}"))
     state_line = STATE_LINES.get(flag.state)
     if state_line:
         blocks.append(context(state_line))
@@ -139,6 +162,7 @@ def build_gap_message(
                 button(":memo: Write draft", ActionId.WRITE_DRAFT, gap_value, style="primary"),
                 button("Edit outline", ActionId.EDIT_OUTLINE, gap_value),
             ]
+        buttons.append(button(":raising_hand: I'll take it", ActionId.TAKE_GAP, gap_value))
         buttons.append(
             button(
                 "Dismiss",

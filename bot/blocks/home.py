@@ -68,20 +68,30 @@ def gap_block(gap: GapSummary, *, prefix: str = "gap") -> Block:
 
 
 def _gap_list(
-    prefix: str, title: str, gaps: Sequence[GapSummary], limit: int, total: int | None, empty: str
+    prefix: str, title: str, gaps: Sequence[GapSummary], limit: int, total: int | None, empty: str,
+    shown: set[int] | None = None,
 ) -> list[Block]:
+    """A titled list; a gap already in `shown` (an earlier list of the same view) is not listed again, and the
+    ids listed here are added to it."""
     total = max(total or 0, len(gaps))
     blocks: list[Block] = [section(f"*{title}* ({total})")]
     if not gaps:
         blocks.append(context(empty))
         return blocks
+    above = set() if shown is None else shown
     seen: set[int] = set()
+    elsewhere = 0
     for gap in gaps[:limit]:
-        if gap.gap_id not in seen:  # block_ids must be unique in a message or view
+        if gap.gap_id in above and gap.gap_id not in seen:
+            elsewhere += 1
+        elif gap.gap_id not in seen:  # block_ids must be unique in a message or view
             seen.add(gap.gap_id)
             blocks.append(gap_block(gap, prefix=prefix))
-    if total > len(seen):
-        blocks.append(context(f"…and {total - len(seen)} more (`/flywheel gaps`)"))
+    above |= seen
+    if elsewhere:
+        blocks.append(context(f"{elsewhere} of them listed above."))
+    if total > len(seen) + elsewhere:
+        blocks.append(context(f"…and {total - len(seen) - elsewhere} more (`/flywheel gaps`)"))
     return blocks
 
 
@@ -106,15 +116,18 @@ def build_home_view(view: HomeView) -> View:
     ]
     if view.topics:  # what to work on first, before the lists
         blocks += [*top_topics_blocks(view.topics, days=view.topic_days), DividerBlock()]
-    # A gap may be in several lists: the prefix keeps block_ids unique across the view.
-    blocks += _gap_list("mine", "Your open gaps", view.my_gaps, MAX_MINE, None, "Nothing open. Nice.")
-    blocks += _gap_list("drafts", "Your drafts", view.my_drafts, MAX_DRAFTS, None, "No drafts in progress.")
+    # No gap is listed twice: the team backlog leaves out the gaps already under "yours".
+    shown: set[int] = set()
+    blocks += _gap_list("mine", "Your open gaps", view.my_gaps, MAX_MINE, None, "Nothing open. Nice.", shown)
+    blocks += _gap_list("drafts", "Your drafts", view.my_drafts, MAX_DRAFTS, None, "No drafts in progress.", shown)
     blocks += _gap_list(
-        "backlog", "Team backlog", view.backlog, MAX_BACKLOG, view.backlog_total, "The backlog is empty."
+        "backlog", "Team backlog", view.backlog, MAX_BACKLOG, view.backlog_total, "The backlog is empty.", shown
     )
     blocks.append(DividerBlock())
     if view.week is not None:
-        blocks += [section(f"*This week*\n{loop_rate(view.week)}"), fields_section(stat_fields(view.week))]
+        arrows = " (arrows: change since last week)" if view.week_before is not None else ""
+        blocks += [section(f"*This week*{arrows}\n{loop_rate(view.week)}", block_id="week"),
+                   fields_section(stat_fields(view.week, view.week_before))]
     blocks.append(_digest_block(view.last_digest, view.review_channel))
     return View(type="home", callback_id=ViewId.HOME, blocks=cap_blocks(blocks, MAX_VIEW_BLOCKS))
 

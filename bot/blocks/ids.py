@@ -36,6 +36,8 @@ class ActionId(StrEnum):
     DISMISS = "dismiss"  # dismiss the gap
     JOIN_GAP = "join_gap"  # "matches gap #12": add this conversation to it
     NEW_GAP = "new_gap"  # "matches gap #12": open a separate gap anyway
+    TAKE_GAP = "take_gap"  # "I'll take it": the clicker becomes the gap's owner
+    PICK_KIND = "pick_kind"  # static_select; option values are KindRef
     # draft
     EDIT_DRAFT = "edit_draft"
     TEST_DRAFT = "test_draft"  # shadow replay
@@ -168,6 +170,14 @@ class TurnRef(Ref):
     max_chars: ClassVar[int] = OPTION_VALUE_MAX
     gap_id: int = _id()
     position: int = Field(ge=0)
+
+
+class KindRef(Ref):
+    """A static_select option value: the gap's kind (missing, unclear, contradictory, stale)."""
+
+    max_chars: ClassVar[int] = OPTION_VALUE_MAX
+    gap_id: int = _id()
+    kind: str = Field(min_length=1, max_length=20, pattern=r"^[a-z]+$")
 
 
 class RetryRef(Ref):

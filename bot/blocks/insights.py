@@ -17,6 +17,7 @@ from bot.blocks.common import (
     context,
     esc,
     header,
+    link,
     mention,
     message,
     section,
@@ -32,7 +33,7 @@ from bot.blocks.models import (
     TopicView,
     WeeklyInsightsView,
 )
-from bot.blocks.stats import build_stats_message
+from bot.blocks.stats import cost_blocks, stats_blocks, stats_text
 
 MAX_TOPICS = 10  # in /flywheel gaps topics
 TOP_TOPICS = 3  # at the top of /flywheel gaps open, in App Home and in the weekly post
@@ -51,7 +52,8 @@ def _plural(n: int, word: str) -> str:
 def topic_line(topic: TopicView, rank: int, *, days: int) -> str:
     """'*1. refund, credit card* · open gaps #2, #9 · 6 conversations in 28 days, 4 went wrong (3 escalated)'."""
     ids = list(dict.fromkeys(topic.open_gap_ids))
-    shown = ", ".join(f"#{g}" for g in ids[:MAX_GAP_IDS])
+    links = dict(topic.gap_links)
+    shown = ", ".join(link(links.get(g), f"#{g}") for g in ids[:MAX_GAP_IDS])
     if len(ids) > MAX_GAP_IDS:
         shown += f" +{len(ids) - MAX_GAP_IDS}"
     bits = [f"*{rank}. {esc(topic.label, 120)}*", f"open {'gap' if len(ids) == 1 else 'gaps'} {shown or 'none'}"]
@@ -135,19 +137,22 @@ def credit_blocks(credit: CreditView) -> list[Block]:
 
 
 def insights_blocks(view: WeeklyInsightsView) -> list[Block]:
-    blocks: list[Block] = []
+    """The top topics (where to spend the next 30 minutes), then credit and the streak."""
+    blocks: list[Block] = top_topics_blocks(view.topics, days=view.topic_days) or [
+        section(f":dart: *{NEXT_30}*\nNo open topic: every gap is fixed or dismissed.", block_id="top-topics")]
     if view.credit is not None:
         blocks += credit_blocks(view.credit)
-    blocks += top_topics_blocks(view.topics, days=view.topic_days) or [
-        section(f":dart: *{NEXT_30}*\nNo open topic: every gap is fixed or dismissed.", block_id="top-topics")]
     return blocks
 
 
 def build_weekly_message(stats: StatsView, insights: WeeklyInsightsView) -> Message:
-    """The weekly stats post (recurrences are one of its numbers), then credit, streak and the top topics; the trend
-    chart follows as a file."""
-    base = build_stats_message(stats)
-    return message(base.text, [*base.blocks, DividerBlock(), *insights_blocks(insights)])
+    """The weekly post, in the order a manager reads it: the headline (gap rate against the week before), the
+    funnel, the top three topics with links to their gaps, credit and streak, then the cost; the chart follows as
+    a file."""
+    blocks = [*stats_blocks(stats), DividerBlock(), *insights_blocks(insights)]
+    if stats.cost is not None:
+        blocks += [DividerBlock(), *cost_blocks(stats)]
+    return message(stats_text(stats), blocks)
 
 
 # --- notices in a gap's thread ---------------------------------------------------------------------

@@ -16,13 +16,24 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class LoopLine:
-    """Yesterday's loop, shown in one line under the digest header."""
+    """What the loop did since the last digest, shown in one line under the digest header (zeros left out)."""
 
     flagged: int = 0
     drafted: int = 0
     published: int = 0
     verified: int = 0
     failed: int = 0
+    since: str = "yesterday"  # how the period is named: "yesterday", or "since Friday" after a weekend
+
+
+@dataclass(frozen=True)
+class WaitingLine:
+    """What is waiting for the team now, shown under the digest header (zeros left out)."""
+
+    drafts: int = 0  # drafts to review
+    stale_drafts: int = 0  # of those, untouched for a while
+    stale_hours: int = 48  # what "a while" is
+    failed: int = 0  # failed verdicts (edit and publish again)
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,7 @@ class DigestHeaderView:
     flag_emoji: str = "books"
     ok_emoji: str = "white_check_mark"
     yesterday: LoopLine | None = None
+    waiting: WaitingLine | None = None
 
 
 @dataclass(frozen=True)
@@ -40,16 +52,19 @@ class DigestItemView:
     item_id: int
     conversation_id: int
     conversation_ref: str  # the source's id, e.g. a ticket number
-    excerpt_turns: Sequence[tuple[str, str]]  # (role, text); role ∈ user/agent/human/system
+    excerpt_turns: Sequence[tuple[str, str]]  # (role, text) of the 2-4 turns shown; role ∈ user/agent/human/system
     pick: str  # "risk" | "random"
-    reasons: Sequence[str] = ()  # why it was picked (risk reasons)
+    reason: str = ""  # the one reason it was picked, readable ("The agent said it didn't know", "Random sample")
     status: str = "pending"  # pending | flagged | looks_good | fixed
     position: int = 1  # its number in today's digest
-    total_turns: int | None = None  # turns in the whole conversation, for "+N more turns"
+    total_turns: int | None = None  # turns in the whole conversation
     reviewed_by: str | None = None  # who flagged / said it looks good
     gap_id: int | None = None  # once flagged
     flag_emoji: str = "books"
     ok_emoji: str = "white_check_mark"
+    reference: str = ""  # short and readable, e.g. "Zendesk #4821" or "mtrag · 79d0…" (default: conversation_ref)
+    url: str | None = None  # where the conversation came from (the reference links there)
+    focus: int | None = None  # index in excerpt_turns of the turn that went wrong (marked)
 
 
 # --- gap thread ------------------------------------------------------------------------------------
@@ -72,6 +87,8 @@ class FlagView:
     flagged_position: int | None = None  # the guessed / chosen turn
     state: str = "open"  # GapState
     notes_count: int = 0
+    owner: str | None = None  # who writes the article ("I'll write this"); the flagger until someone takes it
+    kind: str = "missing"  # GapKind, as stored on the gap (a person may have corrected the outline's guess)
 
 
 @dataclass(frozen=True)
@@ -115,6 +132,8 @@ class DraftView:
     revision: int = 1
     last_test: str | None = None  # Verdict of the last shadow test, if any
     state: str = "draft"  # draft | published | dismissed
+    notes_folded: int | None = None  # the gap's notes written into it (None: not counted)
+    notes_now: int = 0  # the gap's notes today: more than folded means some came after the draft
 
 
 @dataclass(frozen=True)
@@ -202,12 +221,27 @@ class StatsNumbers:
 
 
 @dataclass(frozen=True)
+class CostView:
+    """The period's remote model calls, tokens and estimated cost (FLYWHEEL_MODEL_PRICES), and the period before."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0  # priced models only
+    unpriced_models: Sequence[str] = ()
+    previous_calls: int | None = None
+    previous_cost_usd: float | None = None
+
+
+@dataclass(frozen=True)
 class StatsView:
     period_label: str  # "Week 29 (14–20 Jul)"
     current: StatsNumbers
     previous: StatsNumbers | None = None  # for the trend arrows
     period: str = "week"  # week | month
     judge: str | None = None  # "Judge agrees with people on 4/5 reviewed verdicts (80%); self-agreement 93%…"
+    headline: str | None = None  # the estimated gap rate against the period before, in words (plain text)
+    cost: CostView | None = None
 
 
 @dataclass(frozen=True)
@@ -241,6 +275,7 @@ class HomeView:
     backlog: Sequence[GapSummary] = ()  # the team's open gaps, oldest first
     backlog_total: int = 0
     week: StatsNumbers | None = None
+    week_before: StatsNumbers | None = None  # last week, for the arrows
     last_digest: DigestSummary | None = None
     review_channel: str | None = None  # channel id
     topics: Sequence[TopicView] = ()  # "where to spend the next 30 minutes": the top open topics
@@ -262,6 +297,7 @@ class TopicView:
     went_wrong: int = 0  # of those: escalated, unresolved or low CSAT
     escalated: int = 0
     impact: int = 0
+    gap_links: Sequence[tuple[int, str]] = ()  # (open gap id, permalink of its thread) where one is known
 
 
 @dataclass(frozen=True)
@@ -303,6 +339,25 @@ class RecurrenceNoticeView:
     gap_title: str | None
     items: Sequence[RecurrenceItem]
     fixed_by: str | None = None  # who published the fix
+
+
+@dataclass(frozen=True)
+class RegressionNoticeView:
+    """Posted in a verified gap's thread when the nightly regression replay no longer passes."""
+
+    gap_id: int
+    verdict: str | None  # the new verdict (fail | unclear | collateral), None when the judge gave none
+    question: str | None = None  # the customer's message of the broken turn
+    before: str | None = None  # the agent's answer when the case last passed
+    after: str | None = None  # its answer now
+    fixed_by: str | None = None  # who owns the fix (mentioned)
+    changes: Sequence[str] = ()  # what changed since it last passed (KB revision, agent, model)
+    article_title: str | None = None
+    article_url: str | None = None  # "Open the article" (an http(s) link in the team's KB)
+    draft_id: int | None = None  # the gap's latest draft: "Edit and retry"
+    rollback_article_id: int | None = None  # the article changed since the last pass: "Roll back"
+    rollback_from: int | None = None  # its current version
+    rollback_title: str | None = None
 
 
 @dataclass(frozen=True)

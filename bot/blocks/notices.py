@@ -1,12 +1,29 @@
-"""Error messages (with a retry button) and the `/flywheel help` text."""
+"""Error messages (with a retry button), the `/flywheel help` text, and the notice of a fix that broke."""
 
 from __future__ import annotations
 
 from slack_sdk.models.blocks import Block
 
-from bot.blocks.common import Message, actions, button, context, emoji, esc, header, message, section
-from bot.blocks.ids import ActionId, RetryRef
-from bot.blocks.models import ErrorView
+from bot.blocks.common import (
+    Message,
+    actions,
+    button,
+    confirm,
+    context,
+    emoji,
+    esc,
+    excerpt,
+    fields_section,
+    header,
+    link,
+    mention,
+    message,
+    quote,
+    safe_url,
+    section,
+)
+from bot.blocks.ids import ActionId, DraftRef, RetryRef, RollbackRef
+from bot.blocks.models import ErrorView, RegressionNoticeView
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", "this help"),
@@ -46,10 +63,50 @@ def build_help_message(
         f"*How the loop works*\nEvery day I post a sample of the agent's conversations. React with "
         f"{emoji(flag_emoji, 'books')} to flag a knowledge gap or "
         f"{emoji(ok_emoji, 'white_check_mark')} if it looks good. "
-        "I answer in the thread with an article outline; your replies there become notes. "
+        "I answer in the thread with an article outline; replies there that start with `note:` become notes "
+        "(other replies stay out of the article), and “I'll write this” makes you the gap's owner. "
         "*Write draft* → *Test* (a shadow replay) → *Publish*, and I replay the conversation to check "
         "the agent now gets it right."
     )
     blocks = [header("Flywheel help"), section(f"*Commands*\n{lines}"), section(loop)]
     text = f"Flywheel help: {cmd} help | stats | digest now | gaps | gaps topics | search | replay | regress"
     return message(text, blocks)
+
+
+BROKE_VERDICTS = {"fail": "fails", "unclear": "is unclear", "collateral": "passes, but another answer got worse"}
+
+
+def build_regression_notice(view: RegressionNoticeView) -> Message:
+    """In a verified gap's thread: its nightly replay no longer passes. The broken turn's answer when it last
+    passed and now (redacted, escaped, shortened), what changed, and the three ways out: open the article,
+    edit and retry (the draft modal), roll back the article that changed."""
+    verdict = BROKE_VERDICTS.get(view.verdict or "", "gave no verdict")
+    who = f" {mention(view.fixed_by)}," if view.fixed_by else ""
+    article = f" ({link(view.article_url, view.article_title)})" if view.article_title else ""
+    blocks: list[Block] = [section(
+        f":rotating_light:{who} the nightly regression replay of *gap #{view.gap_id}*{article} {verdict} now. "
+        "The fix no longer holds, so the gap is back to failed.")]
+    if view.question:
+        blocks.append(section(f"*Customer asked*\n{quote(excerpt(view.question, 500))}"))
+    before = quote(excerpt(view.before, 900)) if view.before else "_(not recorded)_"
+    after = quote(excerpt(view.after, 900)) if view.after else "_(no answer)_"
+    blocks.append(fields_section([f"*When it passed*\n{before}", f"*Now*\n{after}"]))
+    if view.changes:
+        blocks.append(context(f"What changed since it passed: {'; '.join(esc(c, 200) for c in view.changes[:4])}"))
+    buttons = []
+    if safe_url(view.article_url):
+        buttons.append(button(":page_facing_up: Open the article", ActionId.OPEN_LINK, url=view.article_url))
+    if view.draft_id is not None:
+        ref = DraftRef(gap_id=view.gap_id, draft_id=view.draft_id).dump()
+        buttons.append(button(":pencil2: Edit and retry", ActionId.EDIT_AND_RETRY, ref, style="primary"))
+    if view.rollback_article_id is not None and (view.rollback_from or 0) > 1:
+        version = view.rollback_from or 0
+        ref = RollbackRef(article_id=view.rollback_article_id, from_version=version, to_version=version - 1,
+                          gap_id=view.gap_id).dump()
+        title = esc(view.rollback_title or f"article #{view.rollback_article_id}", 150)
+        sure = confirm("Roll back the article?", f"Version {version - 1} of “{title}” goes live again as a new "
+                       "version, in the team's knowledge base too. The history is kept.", "Roll back")
+        buttons.append(button(f":rewind: Roll back “{title}” to v{version - 1}", ActionId.ROLLBACK, ref, confirm=sure))
+    if buttons:
+        blocks.append(actions(*buttons, block_id=f"regression-{view.gap_id}"))
+    return message(f"Nightly regression: gap #{view.gap_id} {verdict} now.{who.rstrip(',')}", blocks)

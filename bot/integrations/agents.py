@@ -22,7 +22,7 @@ from bot.errors import AgentError, ConfigError
 from bot.integrations import AGENTS_GROUP, load_entry_point
 from bot.integrations.http import HttpClient, Retry
 from bot.integrations.settings import IntegrationSettings
-from bot.kb.search import ExtraDoc, Searcher
+from bot.kb.search import ExtraDoc, Searcher, conversation_query
 from bot.llm.base import LLM, Turn
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,8 @@ def conversation(history: Sequence[Turn]) -> list[dict[str, str]]:
 
 def gather_articles(kb: Searcher, history: Sequence[Turn], extra: Sequence[ExtraDoc], k: int) -> list[dict[str, Any]]:
     """KB hits for the last user turns (as the built-in agent searches), plus shadow drafts not among them."""
-    users = [t.text for t in history if t.role == "user"]
-    hits = kb.search(" ".join(users[-2:]), k) if users else []
+    query = conversation_query(history)  # the whole conversation, the last user turn weighing most
+    hits = kb.search(query, k) if query.weights else []
     articles: list[dict[str, Any]] = [{"id": h.article_id, "title": h.title, "body": h.body} for h in hits]
     seen = {(h.title, h.body) for h in hits}
     articles += [{"id": None, "title": e.title, "body": e.body} for e in extra if (e.title, e.body) not in seen]

@@ -1,113 +1,91 @@
-"""Markdown → safe HTML for knowledge bases that store HTML (Zendesk, Intercom).
+"""Markdown ↔ HTML for knowledge bases that store HTML (Zendesk, Intercom), through well-kept libraries.
 
-Deliberately small: headings, paragraphs, bullet and numbered lists, fenced code, `code`, **bold**,
-*italic* and [links](https://…). Every character of the input is HTML-escaped first, so no tag or
-attribute in the Markdown survives; links keep only http(s), mailto and relative targets. As in CommonMark,
-an entity reference written in the text (`&gt;`, `&amp;`, `&#8212;`) stays an entity: it is escaped once,
-never into `&amp;gt;` (code spans and blocks show it literally).
+- `markdown_to_html`: markdown-it-py (CommonMark, plus GFM tables and strikethrough; single newlines are
+  line breaks). Raw HTML in the Markdown is escaped, never passed through; links keep only http(s), mailto,
+  relative and `#` targets (any other scheme, even entity-encoded, leaves the text without a link); images
+  keep only http(s) and relative sources. Entities written in the text are read as CommonMark reads them.
+- `html_to_markdown`: markdownify (over BeautifulSoup) for articles synced from a help centre: headings,
+  lists, emphasis, links, images and tables become Markdown, not tags shown as text; scripts, styles and
+  embedded frames are dropped with their content.
 """
 
 from __future__ import annotations
 
-import html
-import html.entities
 import re
+from collections.abc import Sequence
+from typing import Any
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_BULLET = re.compile(r"^\s*[-*+]\s+(.*)$")
-_NUMBERED = re.compile(r"^\s*\d{1,9}[.)]\s+(.*)$")
-_LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")
-_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
-_ITALIC = re.compile(r"(?<![*\w])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![*\w])")
-_SAFE_PREFIXES = ("http://", "https://", "mailto:", "/", "#")
-_ESCAPED_ENTITY = re.compile(r"&amp;(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+from bs4 import BeautifulSoup
+from markdown_it import MarkdownIt
+from markdownify import MarkdownConverter
 
-
-def _keep_entity(match: re.Match[str]) -> str:
-    name = match.group(1)
-    return f"&{name};" if name.startswith("#") or f"{name};" in html.entities.html5 else match.group(0)
+_SAFE_LINK = re.compile(r"^(https?://|mailto:|/|#)", re.IGNORECASE)
+_SAFE_IMAGE = re.compile(r"^(https?://|/)", re.IGNORECASE)
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
+_DROPPED = ("script", "style", "iframe", "object", "embed", "noscript", "template")
 
 
-def _safe_href(escaped_url: str) -> str | None:
-    url = html.unescape(escaped_url)
-    if url.lower().startswith(_SAFE_PREFIXES) or ":" not in url:
-        return html.escape(url, quote=True)
-    return None
+def _safe(url: str, pattern: re.Pattern[str]) -> bool:
+    cleaned = re.sub(r"[\x00-\x20]", "", url)
+    return bool(pattern.match(cleaned)) or not _SCHEME.match(cleaned)
 
 
-def _link(match: re.Match[str]) -> str:
-    text, href = match.group(1), _safe_href(match.group(2))
-    return f'<a href="{href}">{text}</a>' if href else text
+def _renderer() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "breaks": True, "linkify": False, "typographer": False})
+    md.enable(["table", "strikethrough"])
+    md.validateLink = lambda url: True  # type: ignore[method-assign]  # checked when rendered, below
+    hidden: set[int] = set()
+
+    def link_open(renderer: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+        token = tokens[idx]
+        if not _safe(str(token.attrGet("href") or ""), _SAFE_LINK):
+            level = token.level
+            close = next(i for i in range(idx + 1, len(tokens))
+                         if tokens[i].type == "link_close" and tokens[i].level == level)
+            hidden.add(id(tokens[close]))
+            return ""
+        return str(renderer.renderToken(tokens, idx, options, env))
+
+    def link_close(renderer: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+        if id(tokens[idx]) in hidden:
+            hidden.discard(id(tokens[idx]))
+            return ""
+        return str(renderer.renderToken(tokens, idx, options, env))
+
+    default_image = md.renderer.rules["image"]  # type: ignore[attr-defined]
+
+    def image(renderer: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+        token = tokens[idx]
+        src = str(token.attrGet("src") or "")
+        if src.startswith("//") or not _safe(src, _SAFE_IMAGE):
+            return str(renderer.renderInlineAsText(token.children or [], options, env))
+        return str(default_image(tokens, idx, options, env))
+
+    md.add_render_rule("link_open", link_open)
+    md.add_render_rule("link_close", link_close)
+    md.add_render_rule("image", image)
+    return md
 
 
-def inline(text: str) -> str:
-    """One line of Markdown → HTML; code spans are left exactly as written (escaped)."""
-    parts = text.split("`")
-    if len(parts) % 2 == 0:  # an unmatched backtick is just a character
-        parts[-2:] = [parts[-2] + "`" + parts[-1]]
-    out = []
-    for i, part in enumerate(parts):
-        escaped = html.escape(part, quote=True)
-        if i % 2:
-            out.append(f"<code>{escaped}</code>")
-        else:
-            escaped = _ESCAPED_ENTITY.sub(_keep_entity, escaped)  # "&gt;" as written: one escape, not two
-            escaped = _LINK.sub(_link, escaped)
-            escaped = _BOLD.sub(r"<strong>\1</strong>", escaped)
-            out.append(_ITALIC.sub(r"<em>\1</em>", escaped))
-    return "".join(out)
+_MD = _renderer()
 
 
 def markdown_to_html(text: str) -> str:
-    out: list[str] = []
-    paragraph: list[str] = []
-    list_tag: str | None = None
-    code: list[str] | None = None
+    """Markdown → HTML safe to store in a help centre (see the module's docstring)."""
+    return str(_MD.render(text.replace("\r\n", "\n"))).strip()
 
-    def close() -> None:
-        nonlocal list_tag
-        if paragraph:
-            out.append("<p>" + "<br>\n".join(inline(line.strip()) for line in paragraph) + "</p>")
-            paragraph.clear()
-        if list_tag:
-            out.append(f"</{list_tag}>")
-            list_tag = None
 
-    for line in text.replace("\r\n", "\n").split("\n"):
-        if code is not None:
-            if line.strip().startswith("```"):
-                out.append("<pre><code>" + html.escape("\n".join(code)) + "</code></pre>")
-                code = None
-            else:
-                code.append(line)
-            continue
-        if line.strip().startswith("```"):
-            close()
-            code = []
-            continue
-        if not line.strip():
-            close()
-            continue
-        heading = _HEADING.match(line)
-        item = _BULLET.match(line) or _NUMBERED.match(line)
-        if heading:
-            close()
-            level = len(heading.group(1))
-            out.append(f"<h{level}>{inline(heading.group(2))}</h{level}>")
-        elif item:
-            tag = "ul" if _BULLET.match(line) else "ol"
-            if paragraph or list_tag != tag:
-                close()
-                out.append(f"<{tag}>")
-                list_tag = tag
-            out.append(f"<li>{inline(item.group(1).strip())}</li>")
-        elif list_tag and line.startswith((" ", "\t")):  # a continuation of the last item
-            out[-1] = out[-1][: -len("</li>")] + " " + inline(line.strip()) + "</li>"
-        else:
-            if list_tag:
-                close()
-            paragraph.append(line)
-    if code is not None:  # an unterminated fence: keep the text
-        out.append("<pre><code>" + html.escape("\n".join(code)) + "</code></pre>")
-    close()
-    return "\n".join(out)
+class _Converter(MarkdownConverter):
+    pass
+
+
+def html_to_markdown(html: str | None) -> str:
+    """A help centre's article HTML → Markdown (see the module's docstring)."""
+    if not html or not html.strip():
+        return ""
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup.find_all(list(_DROPPED)):
+        tag.decompose()
+    text = _Converter(heading_style="ATX", bullets="-", strong_em_symbol="*", escape_misc=False).convert_soup(soup)
+    text = re.sub(r"[ \t]+\n", "\n", str(text))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()

@@ -1,7 +1,8 @@
 """One `requests` session per connector, with explicit timeouts and bounded retries.
 
-- 429: waits `Retry-After` (seconds or an HTTP date) when it is within `max_wait`, else gives up at once
-  with a retryable error (hammering a rate limit helps no one); without the header, exponential backoff.
+- 429: waits `Retry-After` (seconds or an HTTP date), or else until `X-RateLimit-Reset` (Intercom: an epoch
+  second), when it is within `max_wait`, else gives up at once with a retryable error (hammering a rate
+  limit helps no one); without either header, exponential backoff.
 - 5xx, timeouts, dropped connections: exponential backoff, at most `max_retries` times. A request that is
   not idempotent (creating an article) is retried only when it surely was not applied: 503, 429, or a
   connection that never opened; otherwise the error says it may have been applied.
@@ -48,6 +49,18 @@ class Retry:
         return cls(conf.http_max_retries, conf.http_backoff, conf.http_max_wait)
 
 
+def rate_limit_reset(value: str | None, *, now: float) -> float | None:
+    """Seconds to wait from an `X-RateLimit-Reset` header (Intercom: the epoch second the window resets; a
+    small number is read as seconds from now); None when absent or bad."""
+    try:
+        reset = float((value or "").strip())
+    except ValueError:
+        return None
+    if reset != reset or reset < 0 or reset == float("inf"):  # NaN, negative, infinite
+        return None
+    return reset if reset < 1e9 else max(0.0, reset - now)
+
+
 def retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); None when absent or bad."""
     if not value:
@@ -76,9 +89,10 @@ class HttpClient:
         hints: Mapping[int, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.vendor, self.base_url, self.timeout = vendor, base_url.rstrip("/"), timeout
-        self.error, self.retry, self.hints, self.sleep = error, retry, dict(hints or {}), sleep
+        self.error, self.retry, self.hints, self.sleep, self.clock = error, retry, dict(hints or {}), sleep, clock
         self.session = session or requests.Session()
         self.session.headers.update({"Accept": "application/json", "User-Agent": "flywheel-bot"})
         self.session.headers.update(headers or {})
@@ -133,7 +147,9 @@ class HttpClient:
                 if 200 <= status < 300 or status in allow:
                     return resp
                 if status == 429 or status == 503 or (status >= 500 and idempotent):
-                    wait = retry_after(resp.headers.get("Retry-After"))
+                    wait = retry_after(resp.headers.get("Retry-After"), now=self.clock())
+                    if wait is None and status == 429:  # Intercom: when the rate-limit window resets
+                        wait = rate_limit_reset(resp.headers.get("X-RateLimit-Reset"), now=self.clock())
                     busy = "is rate limiting Flywheel" if status == 429 else "is failing"
                     self._again(attempt, wait, f"{self.vendor} {busy} (HTTP {status}); try again later.", where)
                 else:

@@ -7,7 +7,9 @@
     200 {"added": n, "skipped": n, "bad": [{"index": i, "reason": "..."}],   (bad items are not stored)
          "cleaned": [{"index": i, "what": "..."}]}   (stored with NUL, invalid Unicode or NaN values cleaned)
     400 the body is not JSON/JSONL (nothing stored)   401 no or wrong token   404/405 other paths/methods
-    411 no Content-Length   400 a negative or malformed one   413 the body is over FLYWHEEL_INGEST_MAX_BYTES
+    411 neither a Content-Length nor a chunked body   400 a negative or malformed Content-Length
+    413 the body is over FLYWHEEL_INGEST_MAX_BYTES (a declared length: before reading; a chunked body:
+        counted while it is read, and reading stops there)
 
 The import is idempotent (source + id), so a client may retry the same body safely. Logs carry counts and
 the error id, never the body.
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 
 PATH = "/ingest/conversations"
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+READ_SIZE = 64 * 1024  # a body of unknown length is read in pieces of this size
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
@@ -82,6 +85,24 @@ def _why(exc: Exception) -> str:
     return f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
 
 
+def _streamed(environ: dict[str, Any]) -> bool:
+    """A chunked body the server hands over without a length (gunicorn, with `wsgi.input_terminated`; waitress,
+    `flywheel serve`'s server, de-chunks it and sets Content-Length). Without either, HTTP says there is no
+    body: 411, as before."""
+    return "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()
+
+
+def read_capped(stream: Any, max_bytes: int) -> bytes | None:
+    """The whole body, or None as soon as more than `max_bytes` arrived (the rest is never read)."""
+    pieces, total = [], 0
+    while piece := stream.read(min(READ_SIZE, max_bytes + 1 - total)):
+        pieces.append(piece)
+        total += len(piece)
+        if total > max_bytes:
+            return None
+    return b"".join(pieces)
+
+
 def _authorized(header: str, token: bytes) -> bool:
     scheme, _, given = header.partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode("utf-8"), token)
@@ -104,16 +125,25 @@ def make_ingest_app(services: Services, token: str, *, max_bytes: int = DEFAULT_
             return _respond(start_response, "401 Unauthorized", {"error": "unauthorized"},
                             (("WWW-Authenticate", 'Bearer realm="flywheel-ingest"'),))
         declared = str(environ.get("CONTENT_LENGTH") or "").strip()
-        if not declared:  # a body of unknown length is never read (chunked bodies: the server sets it)
-            return _respond(start_response, "411 Length Required", {"error": "Content-Length is required"})
-        if not declared.isdigit():  # "-1" used to read the whole stream, past the size limit
+        if not declared:  # unknown length: read only a body that ends (chunked), and only up to the limit
+            if not _streamed(environ):
+                return _respond(start_response, "411 Length Required",
+                                {"error": "send a Content-Length or a chunked body"})
+            streamed = read_capped(environ["wsgi.input"], max_bytes)
+            if streamed is None:
+                return _respond(start_response, "413 Request Entity Too Large", {"error": f"over {max_bytes} bytes"},
+                                (("Connection", "close"),))
+            raw = streamed
+        elif not declared.isdigit():  # "-1" used to read the whole stream, past the size limit
             return _respond(start_response, "400 Bad Request", {"error": "invalid Content-Length"})
-        length = int(declared)
-        if length > max_bytes:
+        elif int(declared) > max_bytes:
             return _respond(start_response, "413 Request Entity Too Large", {"error": f"over {max_bytes} bytes"})
-        raw = environ["wsgi.input"].read(length) if length else b""
-        if len(raw) != length:
-            return _respond(start_response, "400 Bad Request", {"error": "the body is shorter than Content-Length"})
+        else:
+            length = int(declared)
+            raw = environ["wsgi.input"].read(length) if length else b""
+            if len(raw) != length:
+                return _respond(start_response, "400 Bad Request",
+                                {"error": "the body is shorter than Content-Length"})
         source = (parse_qs(environ.get("QUERY_STRING", "")).get("source") or [default_source])[0]
         try:
             records = parse_body(raw)

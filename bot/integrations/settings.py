@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
@@ -81,6 +81,7 @@ class IntegrationSettings(BaseSettings):
     zendesk_permission_group_id: int | None = None
     zendesk_user_segment_id: int | None = None  # None: visible to everyone
     zendesk_bot_author_ids: str = ""  # comma-separated user ids whose comments are the AI agent's
+    zendesk_bot_via: str = ""  # comma-separated comment `via.channel` values that are the AI agent's
     zendesk_statuses: str = "solved,closed"  # tickets pulled only once they reach one of these
 
     # Intercom (articles publisher and conversation source)
@@ -97,11 +98,29 @@ class IntegrationSettings(BaseSettings):
     # Conversation sources
     source_backfill_days: int = Field(30, ge=0, le=3650, description="how far back the first pull starts")
     source_page_size: int = Field(100, ge=1, le=1000)
+    pull_schedule: str = Field("", description="cron expression of the scheduled pulls (5 fields); empty: off")
+    pull_sources: str = ""  # comma-separated sources the schedule pulls; empty: every one with credentials
+    pull_tags: str = ""  # keep only conversations with at least one of these tags (comma-separated)
+    pull_brand: str = ""  # Zendesk: keep only tickets of these brand ids (comma-separated)
+    pull_ai_only: bool = False  # keep only conversations the AI agent took part in (an `agent` message)
 
     # Authenticated HTTP ingest
     ingest_token: SecretStr | None = None
     ingest_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     ingest_source: str = "ingest"
+
+    @field_validator("pull_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if value.strip():
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(value.strip())
+            except ValueError:
+                raise ValueError("FLYWHEEL_PULL_SCHEDULE must be a cron expression of 5 fields (minute hour "
+                                 "day month weekday), e.g. '0 * * * *' for every hour") from None
+        return value.strip()
 
     def require(self, *names: str, connector: str) -> None:
         """A clear ConfigError naming every missing variable, before any request is sent."""

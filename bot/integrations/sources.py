@@ -1,47 +1,53 @@
 """Incremental pulls of conversations from Zendesk and Intercom (and `flywheel.sources` plug-ins).
 
 A source yields batches: conversations in the JSONL shape plus the cursor to resume from once they are
-stored. `pull` imports each batch (idempotent on source + id), and only then saves the cursor in
-`SourceCursor`: a crash or an error mid-pull resumes after the last imported batch, nothing is skipped,
-and a batch fetched twice is skipped by the importer, never stored twice.
-Only finished conversations are pulled (Zendesk solved/closed, Intercom closed, configurable): closing a
-conversation updates it, so it comes back in a later pull once its transcript is complete.
+stored. `pull` imports each batch (a conversation already stored is updated when it came back with new
+messages or metadata, skipped when unchanged), and only then saves the cursor in `SourceCursor`: a crash or
+an error mid-pull resumes after the last imported batch, nothing is skipped, and nothing is stored twice.
+Only finished conversations are pulled (Zendesk solved/closed, Intercom closed, configurable): a reopened
+one comes back, with its new messages, once it is finished again.
+
+Two pulls of one source never overlap: each runs under the `pull:<source>` job claim (a lease renewed while it
+runs, given back when it ends); a second one raises `PullBusy` and does nothing. The vendors: `source_zendesk.py`,
+`source_intercom.py`; what they share (Batch, filters): `source_base.py`.
 """
 
 from __future__ import annotations
 
-import html
-import json
+import functools
 import logging
-import re
-import time
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from bot.errors import FlywheelError
 from bot.integrations import SOURCES_GROUP, load_entry_point
-from bot.integrations.http import HttpClient, SourceError
-from bot.integrations.settings import IntegrationSettings, split_ids
+from bot.integrations.http import SourceError
+from bot.integrations.settings import IntegrationSettings
+from bot.integrations.source_base import Batch, PullFilter, Source, plain
+from bot.integrations.source_intercom import IntercomSource
+from bot.integrations.source_zendesk import ZendeskSource
 from bot.services import Services
+from bot.services.claims import LEASE, ClaimRun, ClaimStatus, NotClaimed, job_claim
 from bot.services.importer import import_records
-from storage.models import SourceCursor
+from storage.models import JobClaim, SourceCursor
+
+__all__ = ["Batch", "IntercomSource", "PullBusy", "PullFilter", "PullReport", "Source", "ZendeskSource",
+           "build_source", "load_cursor", "plain", "pull", "pull_scheduled", "save_cursor"]
 
 log = logging.getLogger(__name__)
 
-DAY = 86400
-_TAG = re.compile(r"<[^>]+>")
+LOCK_PERIOD = "running"  # the one claim period of a source's pull lock: the row exists while a pull runs
+EXIT_BUSY = 75  # `flywheel pull`'s exit code when another pull of the source is running (EX_TEMPFAIL)
 
 
-@dataclass(frozen=True)
-class Batch:
-    records: list[dict[str, Any]]  # conversations in the JSONL shape (README, "Importing conversations")
-    cursor: str | None  # where the next pull starts once these records are stored
-
-
-class Source(Protocol):
-    name: str  # also the conversations' `source` and the SourceCursor key
-
-    def fetch(self, cursor: str | None) -> Iterator[Batch]: ...
+class PullBusy(FlywheelError):
+    """Another pull of the same source is running (this process or another): this one did nothing."""
 
 
 @dataclass
@@ -49,7 +55,10 @@ class PullReport:
     source: str
     batches: int = 0
     added: int = 0
-    skipped: int = 0
+    updated: int = 0  # already stored, came back with new messages or metadata
+    skipped: int = 0  # already stored and unchanged
+    filtered: int = 0  # left out by the pull filters (tags, brand, AI only)
+    refused: list[str] = field(default_factory=list)  # conversations the source refused to show (HTTP 403)
     bad: list[str] = field(default_factory=list)  # "<conversation id>: <reason>", never conversation text
 
 
@@ -59,204 +68,137 @@ def load_cursor(services: Services, name: str) -> str | None:
         return row.cursor if row else None
 
 
-def save_cursor(services: Services, name: str, cursor: str | None) -> None:
+def save_cursor(services: Services, name: str, cursor: str | None, *, run: ClaimRun | None = None) -> None:
     with services.session() as session:
         row = session.get(SourceCursor, name) or SourceCursor(name=name)
         row.cursor, row.updated_at = cursor, services.clock()
         session.add(row)
+        if run is not None:
+            run.heartbeat(session)  # the lease is renewed with the progress
 
 
-def pull(services: Services, source: Source) -> PullReport:
-    """One incremental pull: import batch after batch, saving the cursor after each imported batch."""
+def pull(services: Services, source: Source, *, filters: PullFilter | None = None) -> PullReport:
+    """One incremental pull under the source's lock: import batch after batch, saving the cursor after each.
+    Raises `PullBusy` when another pull of the same source is running."""
+    job = f"pull:{source.name}"[:64]
+    chosen = filters or getattr(source, "filters", None) or PullFilter.from_settings(services.integrations)
+    for attempt in range(2):
+        try:
+            with job_claim(services, job=job, period=LOCK_PERIOD) as run:
+                run.on_finish(functools.partial(_unlock, run))  # the lock is free again
+                with _lease_kept(services, run):
+                    return _pull(services, source, chosen, run)
+        except NotClaimed as skipped:
+            if skipped.status is ClaimStatus.DONE and attempt == 0:  # a lock row finished by hand: not a pull
+                _forget(services, job, finished=True)
+                continue
+            raise PullBusy(_busy_message(services, source.name, job)) from None
+        except BaseException:
+            _forget(services, job)  # released by job_claim; nothing to resume: the cursor says where to start
+            raise
+    raise PullBusy(_busy_message(services, source.name, job))  # pragma: no cover - the loop returns or raises
+
+
+def _unlock(run: ClaimRun, session: Session) -> None:
+    session.execute(delete(JobClaim).where(*run.mine()))
+
+
+def _pull(services: Services, source: Source, filters: PullFilter, run: ClaimRun) -> PullReport:
     report = PullReport(source=source.name)
     for batch in source.fetch(load_cursor(services, source.name)):
-        result = import_records(services, enumerate(batch.records), source=source.name)
+        kept = [r for r in batch.records if filters.keep(r)]
+        result = import_records(services, enumerate(kept), source=source.name)
         report.batches += 1
         report.added += result.conversations_added
+        report.updated += result.conversations_updated
         report.skipped += result.conversations_skipped
-        report.bad += [f"{batch.records[b.line].get('id')}: {b.reason}" for b in result.bad_lines]
-        save_cursor(services, source.name, batch.cursor)
-    log.info("pull done source=%s batches=%d added=%d skipped=%d bad=%d", source.name, report.batches,
-             report.added, report.skipped, len(report.bad))
+        report.filtered += getattr(batch, "filtered", 0) + len(batch.records) - len(kept)
+        report.refused += list(getattr(batch, "refused", []))
+        report.bad += [f"{kept[b.line].get('id')}: {b.reason}" for b in result.bad_lines]
+        save_cursor(services, source.name, batch.cursor, run=run)
+    log.info("pull done source=%s batches=%d added=%d updated=%d skipped=%d filtered=%d refused=%d bad=%d",
+             source.name, report.batches, report.added, report.updated, report.skipped, report.filtered,
+             len(report.refused), len(report.bad))
     return report
 
 
-def plain(text: str | None) -> str:
-    """Vendor HTML bodies → plain text (safe to store: no markup is kept)."""
-    if not text:
-        return ""
-    if "<" in text:
-        text = _TAG.sub(" ", re.sub(r"(?i)<br\s*/?>|</p>", "\n", text))
-    return re.sub(r"[ \t]+", " ", html.unescape(text)).strip()
+@contextmanager
+def _lease_kept(services: Services, run: ClaimRun, every: float = LEASE.total_seconds() / 3) -> Iterator[None]:
+    """Renew the lock's lease while a long batch is fetched (a crashed pull's lock expires after LEASE)."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            try:
+                with services.session() as s:
+                    run.heartbeat(s)
+            except Exception:  # noqa: BLE001 - a missed heartbeat only shortens the lease
+                log.exception("pull lease not renewed job=%r", run.job)
+
+    keeper = threading.Thread(target=beat, name=f"{run.job}-lease", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        keeper.join(timeout=5)
 
 
-class ZendeskSource:
-    """Tickets from the cursor-based incremental export; their public comments become the messages."""
-
-    name = "zendesk"
-
-    def __init__(self, http: HttpClient, *, bot_author_ids: frozenset[str] = frozenset(),
-                 statuses: frozenset[str] = frozenset({"solved", "closed"}), page_size: int = 100,
-                 backfill_days: int = 30, clock: Callable[[], float] = time.time) -> None:
-        self.http, self.bots, self.statuses, self.page_size = http, bot_author_ids, statuses, page_size
-        self.backfill_days, self.clock = backfill_days, clock
-
-    @classmethod
-    def from_settings(cls, conf: IntegrationSettings, **kw: Any) -> ZendeskSource:
-        from bot.publishers.zendesk import zendesk_client
-
-        clock = kw.pop("clock", time.time)
-        return cls(zendesk_client(conf, SourceError, **kw), bot_author_ids=split_ids(conf.zendesk_bot_author_ids),
-                   statuses=split_ids(conf.zendesk_statuses), page_size=conf.source_page_size,
-                   backfill_days=conf.source_backfill_days, clock=clock)
-
-    def fetch(self, cursor: str | None) -> Iterator[Batch]:
-        start = int(self.clock()) - max(self.backfill_days * DAY, 120)  # Zendesk wants start_time > 1 min ago
-        params: dict[str, Any] = {"per_page": self.page_size}
-        params |= {"cursor": cursor} if cursor else {"start_time": start}
-        while True:
-            page = self.http.json(self.http.request("GET", "/api/v2/incremental/tickets/cursor.json", params=params))
-            tickets = [t for t in page.get("tickets") or [] if isinstance(t, dict) and t.get("id") is not None]
-            records = [r for t in tickets if str(t.get("status")) in self.statuses if (r := self.record(t))]
-            cursor = page.get("after_cursor") or cursor
-            yield Batch(records, cursor)
-            if page.get("end_of_stream", True) or not page.get("after_cursor"):
-                return
-            params = {"per_page": self.page_size, "cursor": cursor}
-
-    def comments(self, ticket_id: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
-        """Every comment of a ticket (following next_page on the same host), and each author's role."""
-        comments: list[dict[str, Any]] = []
-        roles: dict[str, str] = {}
-        url: str | None = f"/api/v2/tickets/{int(ticket_id)}/comments.json"
-        params: dict[str, Any] | None = {"include": "users"}
-        while url:
-            resp = self.http.request("GET", url, params=params, allow=(404,))
-            if resp.status_code == 404:  # deleted since the export listed it: nothing to review
-                log.info("zendesk ticket %s is gone; skipped", int(ticket_id))
-                return [], {}
-            page = self.http.json(resp)
-            comments += [c for c in page.get("comments") or [] if isinstance(c, dict)]
-            roles |= {str(u.get("id")): str(u.get("role")) for u in page.get("users") or [] if isinstance(u, dict)}
-            url, params = page.get("next_page"), None
-            if url and not self.http.same_origin(url):
-                raise SourceError("Zendesk sent a next-page link to another host; stopped.", retryable=False)
-        return comments, roles
-
-    def record(self, ticket: dict[str, Any]) -> dict[str, Any] | None:
-        comments, roles = self.comments(ticket["id"])
-        requester = str(ticket.get("requester_id"))
-        messages = []
-        for c in comments:
-            text = c.get("plain_body") or plain(c.get("html_body") or c.get("body"))
-            if c.get("public") is False or not str(text).strip():
-                continue  # internal notes are not part of the conversation
-            author = str(c.get("author_id"))
-            end_user = roles.get(author) == "end-user" or (author not in roles and author == requester)
-            role = "user" if end_user else "agent" if author in self.bots else "human"
-            messages.append({"role": role, "text": str(text).strip(), "timestamp": c.get("created_at")})
-        if not messages:
-            return None
-        rating = (ticket.get("satisfaction_rating") or {}).get("score")
-        meta = {"resolved": ticket.get("status") in ("solved", "closed"), "zendesk_status": ticket.get("status"),
-                "csat": {"good": 5, "bad": 1}.get(str(rating)), "tags": ticket.get("tags") or []}
-        return {"id": str(ticket["id"]), "source": self.name, "started_at": ticket.get("created_at"),
-                "channel": (ticket.get("via") or {}).get("channel"), "metadata": meta, "messages": messages}
+def _forget(services: Services, job: str, *, finished: bool = False) -> None:
+    """Drop a released (ownerless, unfinished) lock row after a failed pull, or a finished one; never raises."""
+    released = JobClaim.owner.is_(None) & JobClaim.finished_at.is_(None)
+    state = JobClaim.finished_at.is_not(None) if finished else released
+    try:
+        with services.session() as s:
+            s.execute(delete(JobClaim).where(JobClaim.job_name == job, JobClaim.period_key == LOCK_PERIOD, state))
+    except Exception:  # noqa: BLE001 - the next pull resumes the released claim anyway
+        log.exception("could not drop the pull lock job=%r", job)
 
 
-class IntercomSource:
-    """Conversations from `POST /conversations/search` (updated_at filter, `starting_after` pages); the parts
-    of each (`GET /conversations/{id}`) become the messages. The cursor is JSON: {since, started, after}."""
+def _busy_message(services: Services, name: str, job: str) -> str:
+    with services.session() as s:
+        since = s.scalar(select(JobClaim.claimed_at).where(JobClaim.job_name == job,
+                                                           JobClaim.period_key == LOCK_PERIOD))
+    when = f" (its lease was last renewed at {since:%Y-%m-%d %H:%M:%S} UTC)" if since is not None else ""
+    return (f"A pull from {name} is already running{when}; this one did nothing. Run it again when that one "
+            "has finished.")
 
-    name = "intercom"
-    OVERLAP = 300  # seconds re-read at each pass: the search index lags a little behind
 
-    def __init__(self, http: HttpClient, *, bot_author_ids: frozenset[str] = frozenset(),
-                 states: frozenset[str] = frozenset({"closed"}), page_size: int = 100, backfill_days: int = 30,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.http, self.bots, self.states, self.page_size = http, bot_author_ids, sorted(states), min(page_size, 150)
-        self.backfill_days, self.clock = backfill_days, clock
+def scheduled_sources(conf: IntegrationSettings) -> list[str]:
+    """FLYWHEEL_PULL_SOURCES, or every built-in source whose credentials are set."""
+    if conf.pull_sources.strip():
+        return list(dict.fromkeys(p.strip() for p in conf.pull_sources.split(",") if p.strip()))
+    names = []
+    if conf.zendesk_token is not None and (conf.zendesk_subdomain or conf.zendesk_url):
+        names.append("zendesk")
+    if conf.intercom_token is not None:
+        names.append("intercom")
+    return names
 
-    @classmethod
-    def from_settings(cls, conf: IntegrationSettings, **kw: Any) -> IntercomSource:
-        from bot.publishers.intercom import intercom_client
 
-        clock = kw.pop("clock", time.time)
-        return cls(intercom_client(conf, SourceError, **kw), bot_author_ids=split_ids(conf.intercom_bot_author_ids),
-                   states=split_ids(conf.intercom_states), page_size=conf.source_page_size,
-                   backfill_days=conf.source_backfill_days, clock=clock)
-
-    def fetch(self, cursor: str | None) -> Iterator[Batch]:
-        now = int(self.clock())
-        state = json.loads(cursor) if cursor else {"since": now - self.backfill_days * DAY}
-        since, after = int(state["since"]), state.get("after")
-        started, high = int(state.get("started", now)), int(state.get("high", since))
-        while True:
-            query = {"operator": "AND", "value": [
-                {"field": "updated_at", "operator": ">", "value": since - 1},
-                {"field": "state", "operator": "IN", "value": self.states}]}
-            pagination = {"per_page": self.page_size, **({"starting_after": after} if after else {})}
-            resp = self.http.request("POST", "/conversations/search", json={"query": query, "pagination": pagination},
-                                     allow=(400,) if after else ())
-            if resp.status_code == 400:  # a resumed page token that expired: redo the pass (the importer skips repeats)
-                log.warning("intercom page token refused; restarting the pass since=%d", since)
-                after = None
-                continue
-            page = self.http.json(resp)
-            found = [c for c in page.get("conversations") or [] if isinstance(c, dict) and c.get("id")]
-            high = max([high, *(int(c.get("updated_at") or 0) for c in found)])
-            records = [r for c in found if (r := self.record(self.conversation(c["id"])))]
-            nxt = (page.get("pages") or {}).get("next")
-            after = nxt.get("starting_after") if isinstance(nxt, dict) else None
-            if after:
-                state = {"since": since, "started": started, "high": high, "after": after}
-            else:  # the pass is complete: the next one starts where this one's data ends
-                state = {"since": max(since, min(high, started - self.OVERLAP))}
-            yield Batch(records, json.dumps(state, sort_keys=True))
-            if not after:
-                return
-
-    def conversation(self, conversation_id: Any) -> dict[str, Any]:
-        resp = self.http.request("GET", f"/conversations/{conversation_id}", params={"display_as": "plaintext"},
-                                 allow=(404,))
-        if resp.status_code == 404:  # deleted since the search listed it: nothing to review
-            log.info("intercom conversation %s is gone; skipped", conversation_id)
-            return {}
-        return self.http.json(resp)
-
-    def role(self, author: dict[str, Any]) -> str:
-        kind = author.get("type")
-        if kind in ("user", "lead", "contact"):
-            return "user"
-        if kind == "bot" or str(author.get("id")) in self.bots:
-            return "agent"
-        return "human"
-
-    def record(self, conv: dict[str, Any]) -> dict[str, Any] | None:
-        if not conv.get("id"):
-            return None
-        src = conv.get("source") or {}
-        parts = ((conv.get("conversation_parts") or {}).get("conversation_parts")) or []
-        messages = []
-        for part in [{**src, "created_at": conv.get("created_at"), "part_type": "source"}, *parts]:
-            if not isinstance(part, dict) or part.get("part_type") in ("note", "note_and_reopen"):
-                continue  # internal notes are not part of the conversation
-            if not (text := plain(part.get("body"))):
-                continue
-            messages.append({"role": self.role(part.get("author") or {}), "text": text,
-                             "timestamp": part.get("created_at")})
-        if not messages:
-            return None
-        rating = (conv.get("conversation_rating") or {}).get("rating")
-        meta = {"resolved": conv.get("state") == "closed", "intercom_state": conv.get("state"),
-                "csat": rating if isinstance(rating, int) and 1 <= rating <= 5 else None}
-        return {"id": str(conv["id"]), "source": self.name, "started_at": conv.get("created_at"),
-                "channel": src.get("type"), "metadata": meta, "messages": messages}
+def pull_scheduled(services: Services) -> dict[str, PullReport | None]:
+    """The scheduled pull (FLYWHEEL_PULL_SCHEDULE): each source in turn; a busy or failing one is logged and
+    the others still run. Returns each source's report (None: busy or failed)."""
+    conf = services.integrations
+    results: dict[str, PullReport | None] = {}
+    names = scheduled_sources(conf)
+    if not names:
+        log.warning("scheduled pull: no source configured (FLYWHEEL_PULL_SOURCES, or Zendesk/Intercom credentials)")
+    for name in names:
+        try:
+            results[name] = pull(services, build_source(name, conf))
+        except PullBusy:
+            log.info("scheduled pull skipped source=%s: another pull is running", name)
+            results[name] = None
+        except FlywheelError as exc:  # the message names the setting or the vendor's status, never a secret
+            log.warning("scheduled pull failed source=%s error=%s: %s", name, type(exc).__name__, exc.message)
+            results[name] = None
+    return results
 
 
 def build_source(name: str, conf: IntegrationSettings, **kw: Any) -> Source:
     """`zendesk`, `intercom`, or a `flywheel.sources` entry point (a factory called with the connector
-    settings, `Services.integrations`)."""
+    settings, `Services.integrations`). `filters=` overrides the settings' pull filters."""
     if name == "zendesk":
         return ZendeskSource.from_settings(conf, **kw)
     if name == "intercom":
@@ -265,4 +207,3 @@ def build_source(name: str, conf: IntegrationSettings, **kw: Any) -> Source:
     if not callable(getattr(source, "fetch", None)):
         raise SourceError(f"The source {name!r} from {SOURCES_GROUP} has no fetch() method.", retryable=False)
     return cast(Source, source)  # checked above: it has a fetch() method
-

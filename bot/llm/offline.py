@@ -20,6 +20,7 @@ from bot.llm.base import (
     TurnCompareRequest,
     TurnComparison,
 )
+from bot.llm.titles import topic_title
 from bot.redact import redact
 from bot.text import content_terms, coverage, says_dont_know, sentences, shorten, term_set
 
@@ -32,8 +33,24 @@ KEPT_ENOUGH = 0.5  # share of the earlier answer's words about the question a ne
 
 
 def _title_from_question(question: str) -> str:
+    """The topic the question is about ("Missed Collection of Garbage Service"); the question itself only when
+    no topic can be told from it."""
+    if topic := topic_title(question):
+        return topic
     q = " ".join(question.split()).rstrip("?.! ")
     return shorten(q[:1].upper() + q[1:], 90) if q else "Untitled gap"
+
+
+def _sections(facts: list[str], more: list[str]) -> list[OutlineSection]:
+    """The article's structure. The facts it must state are a separate list (`required_facts`), so the sections
+    say what each part is for and hold only the evidence beyond those facts, never the facts again."""
+    answer = ("One or two sentences a customer can act on; they state the facts below"
+              if facts else "The answer the experts give (see the questions below)")
+    return [
+        OutlineSection(heading="Short answer", points=[answer]),
+        OutlineSection(heading="Details", points=more or ["Steps, contacts, times and costs that go with it"]),
+        OutlineSection(heading="Exceptions and limits", points=[]),
+    ]
 
 
 class OfflineLLM:
@@ -46,6 +63,7 @@ class OfflineLLM:
         for note in gap.notes:
             evidence.extend(s for s in sentences(note) if len(content_terms(s)) >= 2)
         facts = evidence[:MAX_FACTS]
+        more = [e for e in evidence[MAX_FACTS:] if e not in facts]
         update = [a.id for a in gap.related_articles if coverage(gap.question, a.title + " " + a.text) >= 0.8]
         questions = []
         if not facts:
@@ -57,10 +75,7 @@ class OfflineLLM:
             title=_title_from_question(gap.question),
             summary=f"{LABEL} The agent could not answer this question well; facts taken from {source}.",
             kind=kind,
-            sections=[
-                OutlineSection(heading="Answer", points=facts or ["(ask the experts: see questions)"]),
-                OutlineSection(heading="Details and edge cases", points=[]),
-            ],
+            sections=_sections(facts, more),
             required_facts=facts,
             questions_for_experts=questions,
             update_article_ids=update[:1],

@@ -16,6 +16,7 @@ from bot.present.insights import (
     topic_views,
     weekly_insights_view,
 )
+from bot.present.thread import regression_notice_view
 
 __all__ = [
     "credit_view",
@@ -23,6 +24,7 @@ __all__ = [
     "digest_item_view",
     "loop_line",
     "recurrence_notice_view",
+    "regression_notice_view",
     "reminder_view",
     "stats_numbers",
     "stats_view",

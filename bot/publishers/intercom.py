@@ -54,7 +54,11 @@ class IntercomPublisher:
         if self.parent_id is not None:
             fields |= {"parent_id": self.parent_id, "parent_type": "collection"}
         if article.external_id and article.external_id.isdigit():
-            resp = self.http.request("PUT", f"/articles/{article.external_id}", json=fields, allow=(404,))
+            update = fields
+            if article.locale and article.locale != "en":  # a synced translation: only that locale's text
+                update = {"translated_content": {article.locale: {"title": article.title, "body": fields["body"],
+                                                                  "author_id": self.author_id, "state": self.state}}}
+            resp = self.http.request("PUT", f"/articles/{article.external_id}", json=update, allow=(404,))
             if resp.status_code != 404:
                 return self._receipt(resp, article, "updated")
             log.warning("intercom article id=%s was deleted there; creating it again gap_id=%r",

@@ -21,13 +21,15 @@ import yaml
 
 from bot.errors import PublishError
 from bot.integrations.settings import IntegrationSettings
+from bot.kb.sync import readable_slug
 from bot.publishers import ArticleToPublish, PublishReceipt
 
 log = logging.getLogger(__name__)
 
 GIT_AUTHOR = ("Flywheel", "flywheel@localhost")
 GIT_TIMEOUT = 30.0
-_FILE = re.compile(r"[a-z0-9][a-z0-9_-]{0,150}\.md")
+FILE_MODE = 0o644  # readable by the static site or docs build that serves the folder
+_FILE = re.compile(r"[^\W_][\w-]{0,150}\.md")  # Unicode letters and digits: a Japanese title stays readable
 
 
 def _utcnow() -> dt.datetime:
@@ -38,7 +40,7 @@ def file_name(article: ArticleToPublish) -> str:
     """Stable: the name it was published under before, else `<slug>.md` (never a path outside the folder)."""
     if article.external_id and _FILE.fullmatch(article.external_id):
         return article.external_id
-    stem = re.sub(r"[^a-z0-9_-]+", "-", article.slug.lower()).strip("-_")[:150]
+    stem = readable_slug(article.slug, limit=150).strip("-_")
     return f"{stem or f'gap-{article.gap_id or 0}'}.md"
 
 
@@ -71,6 +73,7 @@ class MarkdownPublisher:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".flywheel-", suffix=".tmp")
             try:
+                os.fchmod(fd, FILE_MODE)  # mkstemp makes it 0600
                 with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
                     f.write(render(article, self.clock()))
                 os.replace(tmp, path)  # atomic: a reader sees the old file or the new one

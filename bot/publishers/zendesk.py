@@ -2,7 +2,9 @@
 
 - new:    POST /api/v2/help_center/{locale}/sections/{section_id}/articles.json
 - update: PUT  /api/v2/help_center/articles/{id}/translations/{locale}.json (the article's text in that
-          locale); when that translation does not exist yet it is created
+          locale: a synced article's own locale, else FLYWHEEL_ZENDESK_LOCALE), then
+          PUT /api/v2/help_center/articles/{id}.json with the version's tags as `label_names` (labels follow
+          each version that has tags); when that translation does not exist yet it is created
           (POST /api/v2/help_center/articles/{id}/translations.json); when the article was deleted in
           Zendesk, it is created again as a new article.
 Auth: `{email}/token:{api_token}` basic auth. The receipt's url is the article's `html_url`.
@@ -103,7 +105,8 @@ class ZendeskPublisher:
 
     def _update(self, article_id: str, article: ArticleToPublish, body: str) -> PublishReceipt:
         translation = {"title": article.title, "body": body}
-        resp = self.http.request("PUT", f"/api/v2/help_center/articles/{article_id}/translations/{self.locale}.json",
+        locale = article.locale or self.locale
+        resp = self.http.request("PUT", f"/api/v2/help_center/articles/{article_id}/translations/{locale}.json",
                                  json={"translation": translation}, allow=(404,))
         if resp.status_code == 404:
             exists = self.http.request("GET", f"/api/v2/help_center/articles/{article_id}.json", allow=(404,))
@@ -112,8 +115,11 @@ class ZendeskPublisher:
                             article.gap_id)
                 return self._create(article, body)
             resp = self.http.request("POST", f"/api/v2/help_center/articles/{article_id}/translations.json",
-                                     json={"translation": {**translation, "locale": self.locale}}, idempotent=False)
+                                     json={"translation": {**translation, "locale": locale}}, idempotent=False)
         updated = self._object(resp, "translation")
+        if article.tags:  # the version's labels (a version without tags leaves the labels there as they are)
+            self.http.request("PUT", f"/api/v2/help_center/articles/{article_id}.json",
+                              json={"article": {"label_names": list(article.tags)}})
         log.info("zendesk article updated id=%s version=%r gap_id=%r", article_id, article.version, article.gap_id)
         return PublishReceipt(external_id=article_id, url=updated.get("html_url"))
 

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +22,18 @@ from bot.redact import configure_redaction
 from bot.services.permissions import TokenBucket
 from bot.settings import Settings
 from storage.db import make_engine, make_session_factory, migrate, session_scope
+
+
+class WorkQueue(Protocol):
+    """What services and handlers see of `bot/queue`: `enqueue` a named task with a JSON payload of ids."""
+
+    distributed: bool  # jobs may run in other processes (PostgreSQL workers): fan out, gather results
+
+    def enqueue(self, task: str, payload: dict[str, Any], *, key: str | None = None) -> None: ...
+
+    def unfinished(self, task: str) -> int: ...
+
+    def stats(self) -> tuple[int, float]: ...  # (jobs not finished, age in seconds of the oldest)
 
 
 def _utcnow() -> dt.datetime:
@@ -43,6 +56,8 @@ class Services:
     group_resolver: Callable[[str], frozenset[str]] | None = None
     # Per-user model-call budgets (bot/services/permissions.py: `spend`), in this process's memory.
     model_calls: TokenBucket = field(default_factory=TokenBucket)
+    # The durable work queue (`bot/queue`), set by serve/run/worker; None: slow work runs in the caller.
+    queue: WorkQueue | None = None
 
     def session(self) -> AbstractContextManager[Session]:
         """One unit of work: `with services.session() as s: ...` commits or rolls back."""

@@ -9,11 +9,13 @@ from sqlalchemy.orm import Session
 
 from bot.domain import ACTIVE_GAP_STATES, GapKind, GapState, ReplayKind, Role
 from bot.errors import IllegalTransition, InvalidInput
-from bot.kb.search import ExtraDoc
+from bot.kb.search import ExtraDoc, conversation_query
 from bot.llm.base import ArticleSnippet, DraftArticle, GapContext, Outline, Turn
 from bot.llm.redaction import redact_draft, redact_outline, scrubber_for
+from bot.publishers import public_text
 from bot.services import Services
 from bot.services.gap_state import audit, ensure_can, get_gap, transition
+from bot.services.help_centre import update_draft
 from bot.services.matching import question_for
 from bot.services.permissions import spend
 from bot.services.replay import ReplayOutcome, replay
@@ -40,7 +42,9 @@ def gap_context(services: Services, session: Session, gap: Gap) -> GapContext:
     answer = next((m.text for m in messages if m.position == pos), "")
     human = next((m.text for m in messages if m.role == Role.HUMAN and (pos is None or m.position > pos)), None)
     question = question_for(messages, pos)
-    hits = services.kb.search(question, 3) if question else []
+    # the conversation up to the flagged turn, the question weighing most: "articles to update instead"
+    before = [m for m in messages if pos is None or m.position < pos]
+    hits = services.kb.search(conversation_query([(m.role, m.text) for m in before]), 3) if question else []
     return GapContext(
         gap_id=gap.id,
         kind=GapKind(gap.kind),
@@ -98,12 +102,17 @@ def write_draft(services: Services, *, gap_id: int, user: str | None) -> Draft:
             ensure_can(gap, GapState.DRAFTING)  # the transition itself happens with the draft
         ctx = gap_context(services, session, gap)
     article = redact_draft(services.llm.draft(ctx, outline), scrubber_for(services.settings))  # any provider
-    return save_draft(services, gap_id=gap_id, article=article, outline=outline, user=user)
+    article = update_draft(services, outline=outline, drafted=article)  # an update: the article plus the change
+    return save_draft(services, gap_id=gap_id, article=article, outline=outline, user=user,
+                      notes_folded=len(ctx.notes))
 
 
 def save_draft(
-    services: Services, *, gap_id: int, article: DraftArticle, outline: Outline | None, user: str | None
+    services: Services, *, gap_id: int, article: DraftArticle, outline: Outline | None, user: str | None,
+    notes_folded: int | None = None,
 ) -> Draft:
+    """A new draft row. `notes_folded`: the notes it was written from (None: a person's edit keeps the count of
+    the draft it edits)."""
     if not article.title.strip() or not article.body.strip():
         raise InvalidInput("A draft needs a title and a body.")
     now = services.clock()
@@ -118,10 +127,14 @@ def save_draft(
         if target is None and previous is not None:
             target = session.get(Article, previous.target_article_id) if previous.target_article_id else None
         outline_row = latest_outline(session, gap_id)
+        kept = previous if outline is None and previous and target and previous.target_article_id == target.id else None
+        base = (kept.base_version if kept else None) or (target.version if target else None)  # an update's base
         draft = Draft(gap_id=gap_id, outline_id=outline_row.id if outline_row else None, title=article.title.strip(),
                       body=article.body.strip(), tags=list(article.tags),
-                      target_article_id=target.id if target else None,
-                      provider=services.llm.name if outline is not None else "human", created_by=user, created_at=now)
+                      target_article_id=target.id if target else None, base_version=base,
+                      provider=services.llm.name if outline is not None else "human", created_by=user, created_at=now,
+                      notes_folded=notes_folded if notes_folded is not None or previous is None
+                      else previous.notes_folded)
         session.add(draft)
         session.flush()
         audit(session, gap, "drafted", actor=user, now=now, draft_id=draft.id)
@@ -148,7 +161,8 @@ def shadow_test(services: Services, *, gap_id: int, user: str | None) -> ReplayO
             raise InvalidInput(f"Gap #{gap_id} has no draft yet: write one first.")
         facts = required_facts(session, gap_id)
         conv_id, pos = gap.conversation_id, gap.flagged_position
-        extra = ExtraDoc(title=draft.title, body=draft.body, tags=draft.tags, replaces=draft.target_article_id)
+        extra = ExtraDoc(title=draft.title, body=public_text(draft.body), tags=draft.tags,  # as it would go live
+                         replaces=draft.target_article_id)
         draft_id, reference = draft.id, draft.body
     return replay(services, conversation_id=conv_id, kind=ReplayKind.SHADOW, flagged_position=pos,
                   required_facts=facts, reference=reference, extra=[extra], gap_id=gap_id, draft_id=draft_id,

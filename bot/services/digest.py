@@ -11,31 +11,46 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bot.domain import GapState, ReviewStatus
 from bot.services import Services
 from bot.services.claims import ClaimRun
+from bot.services.conversation_scan import as_utc
+from bot.services.digest_focus import focus_turn, source_url
 from bot.services.recurrence import recurrence_counts
-from bot.services.sampling import create_sample
+from bot.services.reminders import REMINDED
+from bot.services.sampling import create_sample, strongest_reason
 from bot.services.stats import StatsReport, WeekStats
-from storage.models import AuditEvent, Conversation, Digest, DigestItem, Draft, Gap
+from bot.settings import digest_weekdays
+from storage.models import AuditEvent, Conversation, Digest, DigestItem, Draft, Gap, GapNote
 
 STATS_WEEKS = 6
 
 
 @dataclass(frozen=True)
 class LoopDay:
-    """What the loop did in one day."""
+    """What the loop did since the previous digest day (yesterday, or e.g. Friday on a Monday)."""
 
     flagged: int = 0
     drafted: int = 0
     published: int = 0
     verified: int = 0
     failed: int = 0
+    since: dt.date | None = None  # the first day counted (None: the day before)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """What is waiting for the team now."""
+
+    drafts: int = 0  # gaps with a draft to review (drafting)
+    stale_drafts: int = 0  # of those, untouched for `draft_reminder_hours`
+    failed: int = 0  # gaps whose replay verdict failed (edit and publish again)
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,11 @@ class DigestItemData:
     reviewed_by: str | None
     gap_id: int | None = None  # its newest gap that was not dismissed
     gap_state: str | None = None
+    source: str = ""  # where the conversation was imported from (zendesk, intercom, …)
+    url: str | None = None  # its link in that source, from its metadata
+    focus: int | None = None  # index in `turns` of the turn that most likely went wrong
+    reason: str | None = None  # the strongest of `reasons` ("random share" for the random share)
+    csat: float | None = None
 
 
 def local_now(services: Services, now: dt.datetime) -> dt.datetime:
@@ -82,12 +102,16 @@ def prepare_digest(services: Services, *, day: dt.date, channel: str) -> DigestP
 
 def item_data(item: DigestItem, gap: Gap | None = None) -> DigestItemData:
     """A digest item row (its conversation's messages loaded) as plain data."""
-    messages = item.conversation.messages
+    conv, reasons = item.conversation, tuple(str(r) for r in item.reasons)
+    messages = conv.messages
     return DigestItemData(
-        item_id=item.id, conversation_id=item.conversation_id, conversation_ref=item.conversation.external_id,
-        turns=tuple((m.role, m.text) for m in messages), pick=item.pick, reasons=tuple(str(r) for r in item.reasons),
+        item_id=item.id, conversation_id=item.conversation_id, conversation_ref=conv.external_id,
+        turns=tuple((m.role, m.text) for m in messages), pick=item.pick, reasons=reasons,
         review_status=item.review_status, position=item.position + 1, reviewed_by=item.reviewed_by,
         gap_id=gap.id if gap is not None else None, gap_state=gap.state if gap is not None else None,
+        source=conv.source, url=source_url(conv.meta or {}),
+        focus=focus_turn([(m.role, m.text, m.meta or {}) for m in messages]),
+        reason=strongest_reason(reasons, item.pick), csat=conv.csat,
     )
 
 
@@ -124,11 +148,25 @@ def mark_posted(services: Services, digest_id: int) -> Callable[[Session], None]
     return action
 
 
+def is_digest_day(services: Services, day: dt.date) -> bool:
+    """Whether the scheduler posts a digest on `day` (`FLYWHEEL_DIGEST_DAYS`)."""
+    return day.weekday() in digest_weekdays(services.settings.digest_days)
+
+
+def previous_digest_day(services: Services, day: dt.date) -> dt.date:
+    """The latest digest day before `day` (the day before when every day is one, or none is)."""
+    days = digest_weekdays(services.settings.digest_days)
+    return next((day - dt.timedelta(days=n) for n in range(1, 8) if (day - dt.timedelta(days=n)).weekday() in days),
+                day - dt.timedelta(days=1))
+
+
 def loop_day(services: Services, *, day: dt.date) -> LoopDay:
-    """What the loop did the day before `day` (midnight to midnight in the configured timezone)."""
+    """What the loop did since the previous digest day, up to `day` (midnight to midnight in the configured
+    timezone): yesterday, or Friday to Sunday in Monday's digest when the digest skips weekends."""
     tz = ZoneInfo(services.settings.timezone)
-    start = dt.datetime.combine(day - dt.timedelta(days=1), dt.time(), tzinfo=tz).astimezone(dt.UTC)
-    stop = start + dt.timedelta(days=1)
+    since = previous_digest_day(services, day)
+    start = dt.datetime.combine(since, dt.time(), tzinfo=tz).astimezone(dt.UTC)
+    stop = dt.datetime.combine(day, dt.time(), tzinfo=tz).astimezone(dt.UTC)
     counted = (GapState.PUBLISHED.value, GapState.VERIFIED.value, GapState.FAILED.value)
     with services.session() as s:
         flagged = s.scalar(select(func.count()).select_from(Gap).where(Gap.flagged_at >= start, Gap.flagged_at < stop))
@@ -141,7 +179,28 @@ def loop_day(services: Services, *, day: dt.date) -> LoopDay:
             .group_by(AuditEvent.to_state)
         ).all())
     return LoopDay(flagged=flagged or 0, drafted=drafted or 0, published=moves.get("published", 0),
-                   verified=moves.get("verified", 0), failed=moves.get("failed", 0))
+                   verified=moves.get("verified", 0), failed=moves.get("failed", 0), since=since)
+
+
+def _latest(column: Any, *where: ColumnElement[bool]) -> ScalarSelect[Any]:
+    return select(func.max(column)).where(*where).correlate(Gap).scalar_subquery()
+
+
+def waiting(services: Services, *, now: dt.datetime) -> Waiting:
+    """Drafts to review (and how many nobody touched for `draft_reminder_hours`) and failed verdicts, now."""
+    cutoff = as_utc(now) - dt.timedelta(hours=services.settings.draft_reminder_hours)
+    activity = (
+        Gap.flagged_at,
+        _latest(Draft.created_at, Draft.gap_id == Gap.id),
+        _latest(GapNote.created_at, GapNote.gap_id == Gap.id),
+        _latest(AuditEvent.at, AuditEvent.entity == "gap", AuditEvent.entity_id == Gap.id,
+                AuditEvent.action != REMINDED),
+    )
+    with services.session() as s:
+        drafting = s.execute(select(*activity).where(Gap.state == GapState.DRAFTING.value)).all()
+        failed = s.scalar(select(func.count()).select_from(Gap).where(Gap.state == GapState.FAILED.value))
+    stale = sum(1 for times in drafting if max(as_utc(t) for t in times if t is not None) <= cutoff)
+    return Waiting(drafts=len(drafting), stale_drafts=stale, failed=failed or 0)
 
 
 # --- the weekly stats ---------------------------------------------------------------------------

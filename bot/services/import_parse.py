@@ -10,6 +10,8 @@ actionable reason that never contains conversation text.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -185,9 +187,23 @@ def parse_record(record: object, default_source: str, now: dt.datetime,
         started_at = next((m["ts"] for m in messages if m["ts"] is not None), None)
     views = [MessageView(role=m["role"], text=m["text"], meta=m["meta"]) for m in messages]
     risk, reasons = score_risk(resolved=resolved, escalated=escalated, csat=csat, messages=views)
-    return {
+    conversation = {
         "source": source, "external_id": external_id, "started_at": started_at, "channel": channel,
         "meta": meta, "resolved": resolved, "escalated": escalated, "csat": csat,
         "message_count": len(messages), "risk_score": risk, "risk_reasons": reasons,
         "sample_key": sample_key(source, external_id), "imported_at": now,
-    }, messages
+    }
+    conversation["content_hash"] = content_hash(conversation, messages)
+    return conversation, messages
+
+
+def content_hash(conversation: dict[str, Any], messages: list[dict[str, Any]]) -> str:
+    """A digest of what a record says (not when it was imported): the same content imported again is a no-op."""
+    def when(value: dt.datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    what = [conversation["channel"], when(conversation["started_at"]), conversation["meta"], conversation["resolved"],
+            conversation["escalated"], conversation["csat"],
+            [[m["role"], m["text"], when(m["ts"]), m["meta"]] for m in messages]]
+    raw = json.dumps(what, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()

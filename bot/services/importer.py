@@ -1,6 +1,7 @@
 """Streaming, idempotent import of support conversations (JSONL or CSV), in batches of one transaction each.
 
-The unique key is (source, external_id): a conversation already stored is skipped. A malformed line becomes a
+The unique key is (source, external_id): a conversation already stored is skipped when its content is the same,
+and updated in place when it comes back with new messages or metadata (`import_update.py`). A malformed line becomes a
 `BadLine` with an actionable reason (never the conversation text); every good line is still imported. Values
 the databases cannot store are cleaned and counted (`CleanedLine`, see `import_parse`), and a batch the
 database refuses anyway is retried one conversation at a time, so only the conversation at fault is lost.
@@ -24,6 +25,7 @@ from bot.services import Services
 from bot.services.import_parse import BadRecord, Cleaned, parse_record
 from bot.services.import_readers import SeenIds as _SeenIds  # noqa: F401 - re-exported for tests
 from bot.services.import_readers import detect_format, read_csv, read_jsonl
+from bot.services.import_update import update_existing
 from storage.models import Conversation, Message
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,8 @@ class CleanedLine:
 @dataclass
 class ImportReport:
     conversations_added: int = 0
-    conversations_skipped: int = 0  # already stored (re-import) or repeated in the same input
+    conversations_skipped: int = 0  # already stored unchanged (re-import) or repeated in the same input
+    conversations_updated: int = 0  # already stored, came back with new messages or metadata: updated
     messages_added: int = 0
     bad_lines: list[BadLine] = field(default_factory=list)
     cleaned: list[CleanedLine] = field(default_factory=list)
@@ -102,9 +105,10 @@ class _Importer:
         if len(self.pending) >= self.batch_size:
             self.flush()
 
-    def _write(self, batch: list[_Row]) -> tuple[int, int]:
+    def _write(self, batch: list[_Row]) -> tuple[int, int, int]:
         """Insert conversations and their messages in one transaction; rows whose (source, external_id)
-        already exist are skipped by the database. Returns (conversations added, messages added)."""
+        already exist are updated when their content changed (`update_existing`), else skipped.
+        Returns (conversations added, conversations updated, messages added)."""
         stmt = self.insert.on_conflict_do_nothing(index_elements=["source", "external_id"]).returning(
             Conversation.id, Conversation.source, Conversation.external_id)
         by_key = {(conv["source"], conv["external_id"]): messages for _, conv, messages in batch}
@@ -116,7 +120,11 @@ class _Importer:
                     for conversation_id, source, ext in added for m in by_key[(source, ext)]]
             if rows:
                 session.connection().execute(cast(Table, Message.__table__).insert(), rows)  # Core: no ORM bulk path
-        return len(added), len(rows)
+            new = {(source, ext) for _, source, ext in added}
+            updated, appended = update_existing(session, [(conv, messages) for _, conv, messages in batch
+                                                          if (conv["source"], conv["external_id"]) not in new],
+                                                now=self.services.clock())
+        return len(added), updated, len(rows) + appended
 
     def flush(self) -> None:
         if not self.pending:
@@ -125,25 +133,26 @@ class _Importer:
         self.pending.clear()
         refused = 0
         try:
-            added, messages = self._write(batch)
+            added, updated, messages = self._write(batch)
         except StatementError as exc:
             if isinstance(exc, OperationalError | InterfaceError):
                 raise  # the database is unreachable or locked: not the data's fault, nothing to blame a row for
             log.warning("import batch refused error=%s size=%d: retrying one conversation at a time",
                         _error_name(exc), len(batch))
-            added, messages, refused = self._write_one_by_one(batch)
-        skipped = len(batch) - added - refused
+            added, updated, messages, refused = self._write_one_by_one(batch)
+        skipped = len(batch) - added - updated - refused
         self.report.conversations_added += added
+        self.report.conversations_updated += updated
         self.report.messages_added += messages
         self.report.conversations_skipped += skipped
-        log.debug("import batch added=%d skipped=%d messages=%d", added, skipped, messages)
+        log.debug("import batch added=%d updated=%d skipped=%d messages=%d", added, updated, skipped, messages)
 
-    def _write_one_by_one(self, batch: list[_Row]) -> tuple[int, int, int]:
-        """Each conversation in its own transaction: (added, messages added, refused)."""
-        added = messages = refused = 0
+    def _write_one_by_one(self, batch: list[_Row]) -> tuple[int, int, int, int]:
+        """Each conversation in its own transaction: (added, updated, messages added, refused)."""
+        added = updated = messages = refused = 0
         for line, conversation, rows in batch:
             try:
-                one, many = self._write([(line, conversation, rows)])
+                one, changed, many = self._write([(line, conversation, rows)])
             except StatementError as exc:
                 if isinstance(exc, OperationalError | InterfaceError):
                     raise
@@ -154,15 +163,16 @@ class _Importer:
                          "conversations were kept")
                 refused += 1
                 continue
-            added, messages = added + one, messages + many
-        return added, messages, refused
+            added, updated, messages = added + one, updated + changed, messages + many
+        return added, updated, messages, refused
 
     def finish(self) -> ImportReport:
         self.flush()
         r = self.report
         r.bad_lines.sort(key=lambda b: b.line)  # a row the database refused is found at its batch's end
-        log.info("import done added=%d skipped=%d messages=%d bad_lines=%d cleaned=%d", r.conversations_added,
-                 r.conversations_skipped, r.messages_added, len(r.bad_lines), len(r.cleaned))
+        log.info("import done added=%d updated=%d skipped=%d messages=%d bad_lines=%d cleaned=%d",
+                 r.conversations_added, r.conversations_updated, r.conversations_skipped, r.messages_added,
+                 len(r.bad_lines), len(r.cleaned))
         return r
 
 

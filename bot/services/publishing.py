@@ -24,17 +24,18 @@ from sqlalchemy.orm import Session
 
 from bot.domain import PUBLISHABLE_GAP_STATES, AttemptState, GapState, ReplayKind, Verdict
 from bot.errors import IllegalTransition, InvalidInput, PublishError
-from bot.publishers import ArticleToPublish
+from bot.kb.sync import readable_slug
+from bot.publishers import ArticleToPublish, public_text
 from bot.services import Services
 from bot.services.authoring import latest_draft, linked_refs
 from bot.services.claims import NotClaimed, job_claim
 from bot.services.conversation_scan import as_utc
 from bot.services.gap_state import audit, check_state, ensure_can, get_gap, lock_gap, transition
+from bot.services.help_centre import note_published_revision, rebased
 from bot.services.permissions import Action, require
 from bot.services.replay import ReplayOutcome
 from bot.services.rollback import restore
 from bot.services.verification import Verification, is_hidden, verify
-from bot.text import slugify
 from storage.models import Article, ArticleVersion, AuditEvent, Draft, Gap, PublishAttempt, ReplayRun
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,9 @@ def _payload(services: Services, session: Session, attempt: PublishAttempt) -> t
     target_id = draft.target_article_id or gap.article_id
     target = session.get(Article, target_id) if target_id else None
     return ArticleToPublish(
-        slug=target.slug if target else services.kb.free_slug(session, slugify(draft.title)), title=draft.title,
-        body=draft.body, tags=tuple(draft.tags), external_id=target.external_id if target else None,
+        slug=target.slug if target else services.kb.free_slug(session, readable_slug(draft.title)), title=draft.title,
+        body=public_text(draft.body), tags=tuple(draft.tags), external_id=target.external_id if target else None,
+        locale=target.locale if target else None,
         gap_id=gap.id, author=attempt.created_by, version=(target.version + 1) if target else 1,
         source_conversations=tuple(linked_refs(session, gap)), idempotency_key=attempt.idempotency_key,
     ), target_id
@@ -163,6 +165,7 @@ def complete(services: Services, *, attempt_id: int, user: str | None) -> Publis
         payload, target_id = _payload(services, session, attempt)
         gap_id, draft_id = attempt.gap_id, attempt.draft_id
     try:
+        payload = rebased(services, payload, target_id, draft_id)  # the help centre's edits since: kept
         receipt = services.publisher.publish(payload)
     except PublishError:
         _release(services, attempt_id, user)
@@ -193,6 +196,7 @@ def complete(services: Services, *, attempt_id: int, user: str | None) -> Publis
                    article_id=article.id, version=article.version, draft_id=draft_id,
                    publisher=services.publisher.name, attempt_id=attempt.id, anyway_reason=attempt.reason)
         article_id = article.id
+    note_published_revision(services, article_id)
     done = verify(services, gap_id=gap_id, user=user)
     from bot.services.regression import run_affected
 

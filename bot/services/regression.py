@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.domain import GapState, ReplayKind, Verdict
@@ -17,7 +19,7 @@ from bot.services import Services
 from bot.services.gaps import audit, question_for, transition
 from bot.services.permissions import Action, require, spend
 from bot.services.replay import replay
-from storage.models import Article, ArticleVersion, Gap, RegressionCase, ReplayRun
+from storage.models import Article, ArticleVersion, Gap, QueuedResult, RegressionCase, ReplayRun
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +142,8 @@ def run_regressions(
         require(services, actor, Action.REGRESS)
         spend(services, actor, "run the regression suite")
     ids = _case_ids(services, case_ids)
+    if services.queue is not None and services.queue.distributed and ids:
+        return fan_out(services, ids, actor=actor, on_result=on_result)
     results: list[RegressionResult] = []
     with ThreadPoolExecutor(max_workers=services.settings.replay_concurrency) as pool:
         for result in pool.map(lambda cid: run_case(services, cid, actor=actor), ids):
@@ -147,6 +151,49 @@ def run_regressions(
             if on_result:
                 on_result(result)
     return results
+
+
+# --- fanned out over `flywheel worker` processes (PostgreSQL) ---------------------------------------------
+GATHER_POLL = 0.05  # seconds between looks at the results
+GATHER_IDLE = 3  # looks with no job of the batch's task left unfinished before missing cases count as not run
+
+
+def record_result(services: Services, *, batch: str, result: RegressionResult) -> None:
+    """A queued case's result, once per (batch, case): a rerun after a crash keeps the first."""
+    with services.session() as session:
+        exists = session.scalar(select(QueuedResult.id).where(QueuedResult.batch == batch,
+                                                              QueuedResult.item == result.case_id))
+        if exists is None:
+            session.add(QueuedResult(batch=batch, item=result.case_id, result=dataclasses.asdict(result),
+                                     created_at=services.clock()))
+
+
+def fan_out(services: Services, ids: Sequence[int], *, actor: str | None,
+            on_result: Callable[[RegressionResult], None] | None = None) -> list[RegressionResult]:
+    """One queued job per case, so every worker shares the suite; the results are gathered as they arrive.
+    A case whose job was given up (no result once nothing is left to run) is reported as not run."""
+    assert services.queue is not None
+    batch = uuid.uuid4().hex
+    for cid in ids:
+        services.queue.enqueue("regression-case", {"batch": batch, "case_id": cid, "actor": actor})
+    got: dict[int, RegressionResult] = {}
+    idle = 0
+    while len(got) < len(ids) and idle < GATHER_IDLE:
+        with services.session() as session:
+            rows = session.execute(select(QueuedResult.item, QueuedResult.result).where(
+                QueuedResult.batch == batch, QueuedResult.item.not_in(list(got) or [-1]))).all()
+        for item, data in rows:
+            got[item] = RegressionResult(**{**data, "changes": tuple(data.get("changes") or ())})
+            if on_result:
+                on_result(got[item])
+        if len(got) < len(ids):
+            idle = idle + 1 if services.queue.unfinished("regression-case") == 0 else 0
+            time.sleep(GATHER_POLL)
+    with services.session() as session:
+        session.execute(delete(QueuedResult).where(QueuedResult.batch == batch))
+    missing = [RegressionResult(cid, 0, 0, None, False, None, error="its job was given up after every retry")
+               for cid in ids if cid not in got]
+    return [got[cid] for cid in ids if cid in got] + missing
 
 
 def run_affected(services: Services, *, article_id: int, exclude_gap: int | None = None) -> list[RegressionResult]:

@@ -48,7 +48,8 @@ def rollback_article(services: Services, *, article_id: int, to_version: int, us
         if (old.title, old.body, list(old.tags)) == (article.title, article.body, list(article.tags)):
             raise InvalidInput(f"Version {to_version} of article #{article_id} is its current text: nothing to undo.")
         payload = ArticleToPublish(slug=article.slug, title=old.title, body=old.body, tags=tuple(old.tags),
-                                   external_id=article.external_id, gap_id=old.gap_id, author=user,
+                                   external_id=article.external_id, locale=article.locale, gap_id=old.gap_id,
+                                   author=user,
                                    version=article.version + 1,
                                    idempotency_key=f"rollback-{article.id}-{article.version + 1}")
     receipt = services.publisher.publish(payload)  # PublishError: nothing changed here

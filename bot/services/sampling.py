@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -17,6 +18,18 @@ from bot.services import Services
 from storage.models import Conversation, Digest, DigestItem
 
 KEY_SPACE = 1 << 62
+RANDOM_REASON = "random share"
+# The one reason a digest item shows: the most direct evidence of a knowledge gap first (the risk weights rank
+# "escalated" highest, but a handover says less about missing knowledge than the agent saying it did not know).
+REASON_STRENGTH = (
+    "agent said it did not know",
+    "human answered after handover",
+    "escalated",
+    "low CSAT",
+    "unresolved",
+    "low retrieval score",
+    "long conversation",
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +39,16 @@ class SampleItem:
     external_id: str
     pick: str  # "risk" | "random"
     reasons: list[str]
+
+
+def strongest_reason(reasons: Sequence[str], pick: str = "risk") -> str | None:
+    """The strongest of an item's reasons (`REASON_STRENGTH`; unknown reasons after the known ones, in their
+    order), or `RANDOM_REASON` for the random share."""
+    if pick == "random":
+        return RANDOM_REASON
+    known = {r: i for i, r in enumerate(REASON_STRENGTH)}
+    ranked = sorted(enumerate(str(r) for r in reasons), key=lambda p: (known.get(p[1], len(known)), p[0]))
+    return ranked[0][1] if ranked else None
 
 
 def day_seed(day: dt.date) -> int:
@@ -110,7 +133,7 @@ def create_sample(
                         conversation_id=cid,
                         position=pos,
                         pick=pick,
-                        reasons=list(conv.risk_reasons) if pick == "risk" else ["random share"],
+                        reasons=list(conv.risk_reasons) if pick == "risk" else [RANDOM_REASON],
                         channel=channel,
                     )
                 )

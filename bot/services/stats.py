@@ -1,4 +1,6 @@
-"""Loop stats per ISO week (or per four weeks): what was reviewed, flagged, fixed and verified, and how fast.
+"""Loop stats per ISO week (or per four weeks): what was reviewed, flagged, fixed and verified, how fast, and what
+the model calls cost. `FUNNEL_TERMS` defines each number once: `flywheel stats`, `/flywheel stats`, App Home and the
+weekly post all show these fields, so a "flagged" number means the same everywhere.
 
 Counting is done in SQL, one grouped query per table over the whole window; only the medians load values.
 Periods are half-open [start, end) and start on a Monday, in UTC. SQLite hands timestamps back naive: they are
@@ -13,14 +15,17 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, distinct, func, select
 from sqlalchemy.orm import Session
 
-from bot.domain import ACTIVE_GAP_STATES, GapState, ReplayKind, ReviewStatus, Verdict
+from bot.domain import GapState, ReviewStatus
 from bot.services import Services
+from bot.services.costs import cost_report
+from bot.services.recurrence import recurrence_counts
+from bot.services.stats_history import backlog, regression
 from bot.services.stats_math import wilson_interval
 from bot.services.verdicts import JudgeAgreement, judge_agreement
-from storage.models import AuditEvent, DigestItem, Draft, Gap, RegressionCase, ReplayRun
+from storage.models import AuditEvent, DigestItem, Draft, Gap
 
 Period = Literal["week", "month"]
 Bounds = Sequence[tuple[dt.datetime, dt.datetime]]
@@ -29,6 +34,24 @@ WEEKS_PER_MONTH = 4
 RANDOM_PICK = "random"
 COUNTED_TRANSITIONS = (GapState.PUBLISHED, GapState.VERIFIED, GapState.FAILED, GapState.DISMISSED)
 
+# The one definition of each number (docs/SLACK_MESSAGES.md and the README quote it; a test keeps them in sync).
+FUNNEL_TERMS: dict[str, str] = {
+    "reviewed": "sampled conversations reviewed in the period (flagged or marked as looking good)",
+    "looks_good": "reviewed conversations marked as looking good",
+    "flagged": "new gaps: gaps opened in the period; a co-flag, or a conversation joining an older gap, is not one",
+    "drafted": "gaps whose first draft was written in the period",
+    "published": "gaps published in the period (a gap published twice counts once)",
+    "verified": "gaps whose replay passed in the period",
+    "failed": "gaps whose replay failed in the period",
+    "dismissed": "gaps dismissed in the period",
+    "open_backlog": "gaps open, drafting or failed at the end of the period",
+    "recurrences": "conversations that went wrong again on a fixed gap's topic, found in the period",
+    "gap_rate": "random picks flagged / random picks reviewed: the share of all conversations where the agent "
+    "fell short, with its Wilson 95% interval",
+    "model_calls": "remote model calls (outline, draft, judge, agent, embeddings) and their tokens; the cost is "
+    "estimated with FLYWHEEL_MODEL_PRICES",
+}
+
 
 class WeekStats(BaseModel):
     """One period [week_start, week_end): a week, or four weeks in a month report."""
@@ -36,6 +59,7 @@ class WeekStats(BaseModel):
     week_start: dt.date
     week_end: dt.date
     reviewed: int = 0
+    looks_good: int = 0
     flagged: int = 0
     drafted: int = 0
     published: int = 0
@@ -55,6 +79,12 @@ class WeekStats(BaseModel):
     gap_rate: float | None = None
     gap_rate_low: float | None = None
     gap_rate_high: float | None = None
+    recurrences: int = 0
+    model_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0  # the priced models only
+    unpriced_models: list[str] = []
 
     @property
     def label(self) -> str:
@@ -103,7 +133,8 @@ class StatsReport(BaseModel):
             head += f", change vs the previous {what}"
         lines = [
             head,
-            f"Reviewed {num('reviewed')} · flagged {num('flagged')} · drafted {num('drafted')}",
+            f"Reviewed {num('reviewed')} (looked good {num('looks_good')}) · new gaps (flagged) {num('flagged')}"
+            f" · drafted {num('drafted')}",
             f"Published {num('published')} · verified {num('verified')} · failed {num('failed')}"
             f" · dismissed {num('dismissed')}",
             f"Median time to fix: flag→publish {num('median_hours_flag_to_publish', '{:.1f}', ' h')}"
@@ -111,7 +142,10 @@ class StatsReport(BaseModel):
             f"Open backlog {num('open_backlog')} · median age {num('backlog_median_age_days', '{:.1f}', ' d')}"
             f" · oldest {num('backlog_oldest_days', '{:.1f}', ' d')}",
             f"Regression suite {cur.regression_passing}/{cur.regression_cases} passing,"
-            f" {num('regression_pass_rate', '{:.0f}', '%', 100)}",
+            f" {num('regression_pass_rate', '{:.0f}', '%', 100)} · came back after a fix {num('recurrences')}",
+            f"Model calls {num('model_calls')} · tokens {cur.input_tokens:,} in + {cur.output_tokens:,} out"
+            f" · estimated cost ${cur.cost_usd:.2f}"
+            + (f" (no price for {', '.join(cur.unpriced_models)})" if cur.unpriced_models else ""),
         ]
         if cur.gap_rate is None:
             lines.append("Gap rate n/a: no random pick was reviewed")
@@ -158,10 +192,14 @@ def _report(services: Services, *, now: dt.datetime, count: int, span_weeks: int
                 row[field] = value
         for i, (row, (_, stop)) in enumerate(zip(rows, bounds, strict=True)):
             live = i == count - 1  # the current period reads the state columns as they are now
-            row.update(_backlog(session, stop=stop, age_at=now if live else stop, live=live))
-            row.update(_regression(session, stop=stop, live=live))
+            row.update(backlog(session, stop=stop, age_at=now if live else stop, live=live))
+            row.update(regression(session, stop=stop, live=live))
 
-    for row in rows:
+    for row, (start, stop) in zip(rows, bounds, strict=True):
+        row["recurrences"] = recurrence_counts(services, start=start, end=stop)
+        costs = cost_report(services, start=start, end=stop)
+        row.update(model_calls=costs.calls, input_tokens=costs.input_tokens, output_tokens=costs.output_tokens,
+                   cost_usd=round(costs.cost_usd, 6), unpriced_models=costs.unpriced_models)
         interval = wilson_interval(row.get("random_flagged", 0), row.get("random_reviewed", 0))
         if interval is not None:
             row["gap_rate"] = row["random_flagged"] / row["random_reviewed"]
@@ -181,9 +219,12 @@ def _count_reviews(session: Session, bounds: Bounds, rows: list[dict[str, Any]])
     )
     random = sub.c.pick == RANDOM_PICK
     flagged = and_(random, sub.c.review_status == ReviewStatus.FLAGGED.value)
-    query = select(sub.c.wk, func.count(), func.count(case((random, 1))), func.count(case((flagged, 1))))
-    for wk, reviewed, random_reviewed, random_flagged in session.execute(query.group_by(sub.c.wk)):
-        rows[wk].update(reviewed=reviewed, random_reviewed=random_reviewed, random_flagged=random_flagged)
+    good = sub.c.review_status == ReviewStatus.LOOKS_GOOD.value
+    query = select(sub.c.wk, func.count(), func.count(case((random, 1))), func.count(case((flagged, 1))),
+                   func.count(case((good, 1))))
+    for wk, reviewed, random_reviewed, random_flagged, looks_good in session.execute(query.group_by(sub.c.wk)):
+        rows[wk].update(reviewed=reviewed, random_reviewed=random_reviewed, random_flagged=random_flagged,
+                        looks_good=looks_good)
 
 
 def _count_flagged_and_drafted(session: Session, bounds: Bounds, rows: list[dict[str, Any]]) -> None:
@@ -197,9 +238,9 @@ def _count_flagged_and_drafted(session: Session, bounds: Bounds, rows: list[dict
 
 
 def _count_transitions(session: Session, bounds: Bounds, rows: list[dict[str, Any]]) -> None:
-    """Transitions into published/verified/failed/dismissed: a gap published twice counts twice."""
+    """Gaps moved into published/verified/failed/dismissed: a gap published twice in a period counts once."""
     sub = (
-        select(_bucket(AuditEvent.at, bounds).label("wk"), AuditEvent.to_state)
+        select(_bucket(AuditEvent.at, bounds).label("wk"), AuditEvent.to_state, AuditEvent.entity_id)
         .where(
             AuditEvent.entity == "gap",
             AuditEvent.to_state.in_([s.value for s in COUNTED_TRANSITIONS]),
@@ -207,7 +248,7 @@ def _count_transitions(session: Session, bounds: Bounds, rows: list[dict[str, An
         )
         .subquery()
     )
-    query = select(sub.c.wk, sub.c.to_state, func.count()).group_by(sub.c.wk, sub.c.to_state)
+    query = select(sub.c.wk, sub.c.to_state, func.count(distinct(sub.c.entity_id))).group_by(sub.c.wk, sub.c.to_state)
     for wk, state, n in session.execute(query):
         rows[wk][state] = n
 
@@ -219,59 +260,6 @@ def _median_hours(session: Session, column: Any, bounds: Bounds) -> list[float |
     for wk, start, stop in session.execute(query):
         hours[wk].append((_utc(stop) - _utc(start)).total_seconds() / 3600)
     return [statistics.median(h) if h else None for h in hours]
-
-
-def _backlog(session: Session, *, stop: dt.datetime, age_at: dt.datetime, live: bool) -> dict[str, Any]:
-    """Gaps active at `stop`. Past periods replay the audit trail: the last transition before `stop`, else
-    the state the first later transition left, else (never transitioned) the state column."""
-    state: Any = Gap.state
-    if not live:
-        gap_events = and_(
-            AuditEvent.entity == "gap", AuditEvent.entity_id == Gap.id, AuditEvent.to_state.is_not(None)
-        )
-        before = select(AuditEvent.to_state).where(gap_events, AuditEvent.at < stop)
-        after = select(AuditEvent.from_state).where(gap_events, AuditEvent.at >= stop)
-        state = func.coalesce(
-            before.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(1).scalar_subquery(),
-            after.order_by(AuditEvent.at, AuditEvent.id).limit(1).scalar_subquery(),
-            Gap.state,
-        )
-    query = select(Gap.flagged_at).where(Gap.flagged_at < stop, state.in_([s.value for s in ACTIVE_GAP_STATES]))
-    ages = [(age_at - _utc(f)).total_seconds() / 86400 for f in session.scalars(query)]
-    return {
-        "open_backlog": len(ages),
-        "backlog_median_age_days": statistics.median(ages) if ages else None,
-        "backlog_oldest_days": max(ages) if ages else None,
-    }
-
-
-def _regression(session: Session, *, stop: dt.datetime, live: bool) -> dict[str, int]:
-    """Active regression cases and how many pass: now for the current period, else as of `stop`, replaying
-    what sets `last_verdict`: every regression run of the case, and a passing publish replay of its gap."""
-    verdict: Any = RegressionCase.last_verdict
-    if not live:
-        sets_verdict = or_(
-            ReplayRun.regression_case_id == RegressionCase.id,
-            and_(
-                ReplayRun.gap_id == RegressionCase.gap_id,
-                ReplayRun.kind == ReplayKind.PUBLISH.value,
-                ReplayRun.verdict == Verdict.PASS.value,
-            ),
-        )
-        verdict = (
-            select(ReplayRun.verdict)
-            .where(sets_verdict, ReplayRun.created_at < stop)
-            .order_by(ReplayRun.created_at.desc(), ReplayRun.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-    query = (
-        select(func.count(), func.count(case((verdict == Verdict.PASS.value, 1))))
-        .select_from(RegressionCase)
-        .where(RegressionCase.active.is_(True), RegressionCase.created_at < stop)
-    )
-    total, passing = session.execute(query).one()
-    return {"regression_cases": total, "regression_passing": passing}
 
 
 def _bucket(column: Any, bounds: Bounds) -> ColumnElement[int]:

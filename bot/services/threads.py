@@ -21,7 +21,17 @@ from bot.services.digest import DigestItemData, item_data
 from bot.services.gap_state import get_gap
 from bot.services.gap_thread import ThreadRef
 from bot.services.gap_thread import attach as attach_in
-from storage.models import Conversation, Digest, DigestItem, Draft, Gap, GapConversation, GapFlagger, ReplayRun
+from storage.models import (
+    Conversation,
+    Digest,
+    DigestItem,
+    Draft,
+    Gap,
+    GapConversation,
+    GapFlagger,
+    GapNote,
+    ReplayRun,
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,8 @@ class DraftInfo:
     provider: str
     created_by: str | None
     last_test: str | None  # verdict of the last shadow test of this draft
+    notes_folded: int | None = None  # the gap's notes it was written from (None: drafted before counting)
+    notes_now: int = 0  # the gap's notes today (more than folded: write the draft again to fold them)
 
 
 @dataclass(frozen=True)
@@ -189,8 +201,9 @@ def current_draft(services: Services, gap_id: int) -> DraftInfo | None:
             select(ReplayRun.verdict).where(ReplayRun.draft_id == draft.id, ReplayRun.kind == ReplayKind.SHADOW.value)
             .order_by(ReplayRun.id.desc())
         )
+        notes_now = s.scalar(select(func.count()).select_from(GapNote).where(GapNote.gap_id == gap_id)) or 0
         return DraftInfo(gap_id, draft.id, draft.title, draft.body, revision, draft.provider, draft.created_by,
-                         last_test)
+                         last_test, draft.notes_folded, notes_now)
 
 
 def last_digest(services: Services) -> DigestInfo | None:

@@ -184,6 +184,22 @@ def upload_file(client: WebClient, *, channel: str, path: Path, title: str, init
         raise
 
 
+def set_reaction(client: WebClient, *, channel: str, ts: str, name: str, on: bool = True) -> bool:
+    """reactions.add (`on`) or reactions.remove (scope reactions:write) of the bot's own `name` on a message.
+    A marker is a nicety: already there, already gone, or any failure is logged and returns False."""
+    try:
+        if on:
+            client.reactions_add(channel=channel, timestamp=ts, name=name)
+        else:
+            client.reactions_remove(channel=channel, timestamp=ts, name=name)
+    except Exception as exc:  # noqa: BLE001 - never fail the caller over a reaction
+        code = error_code(exc)
+        if code not in {"already_reacted", "no_reaction"}:
+            log.warning("reactions.%s failed channel=%r ts=%r error=%r", "add" if on else "remove", channel, ts, code)
+        return False
+    return True
+
+
 USER_NAME_TTL_SECONDS = 3600.0
 _USER_NAME_CACHE_SIZE = 2048
 _user_names: dict[tuple[int, str], tuple[float, str | None]] = {}  # (client, user id) -> (when, name)
@@ -212,3 +228,21 @@ def user_display_name(client: WebClient, user_id: str, *, ttl: float = USER_NAME
             _user_names.clear()  # bounded: a workspace's active users fit; a flood just starts over
         _user_names[key] = (now, name)
     return name
+
+
+def permalink(client: WebClient, *, channel: str, ts: str) -> str | None:
+    """chat.getPermalink: a link to a message (a gap's thread in the weekly post). None when Slack can't say:
+    a link is a nicety, the gap id is shown either way."""
+    try:
+        url = client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
+    except Exception as exc:  # noqa: BLE001 - never fail a post over a link
+        log.warning("chat.getPermalink failed channel=%r ts=%r error=%r", channel, ts, error_code(exc))
+        return None
+    return str(url) if url else None
+
+
+def channel_membership(client: WebClient, *, channel: str) -> tuple[bool, str | None]:
+    """conversations.info (scopes channels:read, groups:read): whether the bot is a member of `channel`, and the
+    channel's name. SlackApiError (channel_not_found, missing_scope…) propagates."""
+    info = client.conversations_info(channel=channel).get("channel") or {}
+    return bool(info.get("is_member")), (str(info["name"]) if info.get("name") else None)

@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from bot import present
-from bot.blocks import build_digest_header, build_digest_item, build_weekly_message
+from bot.blocks import build_digest_header, build_digest_item
 from bot.errors import FlywheelError
 from bot.services import Services
 from bot.services import digest as data
 from bot.services.claims import LEASE, ClaimStatus, NotClaimed, job_claim
-from bot.slack.client import SlackPostError, error_code, post_message, upload_file
+from bot.slack.client import SlackPostError, error_code, post_message
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +88,8 @@ def post_digest(
             plan = data.prepare_digest(services, day=day, channel=channel)
             pacer, header_ts = Pacer(sleep), plan.header_ts
             if header_ts is None:
-                view = present.digest_header_view(plan, data.loop_day(services, day=day), settings=settings)
+                view = present.digest_header_view(plan, data.loop_day(services, day=day), settings=settings,
+                                                  waiting=data.waiting(services, now=services.clock()))
                 header_ts = _post(client, channel, build_digest_header(view).as_kwargs(), pacer, day)
                 data.record_header(services, run, digest_id=plan.digest_id, ts=header_ts)
                 posted += 1
@@ -110,15 +109,15 @@ def post_digest(
 
 def catch_up(services: Services, client: WebClient, *, now: dt.datetime,
              sleep: Callable[[float], None] = time.sleep) -> DigestPostResult | None:
-    """At startup: post today's digest if its time has passed and it was not posted (the scheduler
-    does not replay a run missed while the process was down)."""
+    """At startup: post today's digest if today is a digest day, its time has passed and it was not posted (the
+    scheduler does not replay a run missed while the process was down)."""
     channel = services.settings.review_channel
     if not channel:
         log.info("catch-up skipped: FLYWHEEL_REVIEW_CHANNEL is not set")
         return None
     local = data.local_now(services, now)
     hour, minute = (int(p) for p in services.settings.digest_time.split(":"))
-    if local.time() < dt.time(hour, minute):
+    if local.time() < dt.time(hour, minute) or not data.is_digest_day(services, local.date()):
         return None
     result = post_digest(services, client, day=local.date(), channel=channel, sleep=sleep)
     if result.status == "in_progress":  # another instance posting, or a run that crashed: its lease runs out
@@ -128,29 +127,10 @@ def catch_up(services: Services, client: WebClient, *, now: dt.datetime,
 
 
 # --- the weekly stats ---------------------------------------------------------------------------
-def post_weekly_stats(services: Services, client: WebClient, *, now: dt.datetime, channel: str) -> bool:
-    """Post last ISO week's stats, credit, streak and top topics, and the trend chart, to `channel`, once per week.
-    True when posted by this call."""
-    from bot.services.loop_insights import weekly_insights
-    from bot.services.stats import weekly_stats
-    from bot.services.trend import render_trend_chart, weekly_trend  # matplotlib: imported only when drawing
+def post_weekly_stats(services: Services, client: WebClient, *, now: dt.datetime, channel: str,
+                      force: bool = False) -> bool:
+    """Post last ISO week's report (headline, funnel, top topics, credit, cost) and the trend chart to `channel`,
+    once per week (`bot.slack.weekly.post_weekly`). True when posted by this call."""
+    from bot.slack.weekly import post_weekly
 
-    ref, key = data.last_week(services, now=now)
-    try:
-        with job_claim(services, job=f"stats:{channel}", period=key):
-            report = weekly_stats(services, now=ref, weeks=data.STATS_WEEKS)
-            insights = weekly_insights(services, now=now, week_start=ref.date() - dt.timedelta(days=ref.weekday()))
-            message = build_weekly_message(present.stats_view(data.stats_detail(services, report)),
-                                           present.weekly_insights_view(insights))
-            post_message(client, channel=channel, **message.as_kwargs())
-            with tempfile.TemporaryDirectory(prefix="flywheel-chart-") as tmp:
-                path = render_trend_chart(weekly_trend(services, now=ref, weeks=data.STATS_WEEKS),
-                                          Path(tmp) / f"flywheel-{key}.png")
-                upload_file(client, channel=channel, path=path, title=f"Flywheel loop {key}",
-                            initial_comment=f"The trend, week by week (to {key}): the gap rate with its 95% "
-                            "interval, the loop's funnel and the median time to fix.")
-    except NotClaimed as skipped:
-        log.info("weekly stats not posted week=%s channel=%r: %s", key, channel, skipped.status)
-        return False
-    log.info("weekly stats posted week=%s channel=%r", key, channel)
-    return True
+    return post_weekly(services, client, now=now, channel=channel, force=force)

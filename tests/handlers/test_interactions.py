@@ -137,12 +137,12 @@ def test_only_human_replies_in_a_gap_thread_become_notes(harness: Harness, world
         harness.event({"type": "message", "subtype": "channel_join", "channel": REVIEW, "user": BEN,
                        "ts": "1.000003", "text": "joined"}),
     ]
-    reply, reply_ts = harness.reply(world["c1"], "Ask for the RMA number first.", user=BEN)
+    reply, reply_ts = harness.reply(world["c1"], "note: Ask for the RMA number first.", user=BEN)
     wait(lambda: gap_detail(harness.services, _gap(harness).id).notes, what="the note")
-    duplicate = harness.event({**base, "text": "Ask for the RMA number first.", "ts": reply_ts,
+    duplicate = harness.event({**base, "text": "note: Ask for the RMA number first.", "ts": reply_ts,
                                "thread_ts": world["c1"].ts})  # the same reply delivered again
     broadcast_ts = harness.slack.add_message(REVIEW, "z", user=ANA, thread_ts=world["c1"].ts)
-    broadcast = harness.event({**base, "subtype": "thread_broadcast", "user": ANA, "text": "Also in the FAQ.",
+    broadcast = harness.event({**base, "subtype": "thread_broadcast", "user": ANA, "text": "Note: Also in the FAQ.",
                                "ts": broadcast_ts, "thread_ts": world["c1"].ts, "root": {"ts": world["c1"].ts}})
     harness.drain()
     assert all(r.status == 200 for r in [*responses, reply, duplicate, broadcast])

@@ -34,7 +34,7 @@ def test_full_loop_from_reaction_to_verified_verdict(harness: Harness, world) ->
     wait(lambda: "Flagged as a knowledge gap" in texts(harness.message(REVIEW, item.ts)), what="status line")
 
     # A teammate's reply in the thread becomes a note (ids only are logged; the text is stored).
-    harness.reply(item, "Store credit refunds are instant.", user=BEN)
+    harness.reply(item, "note: Store credit refunds are instant.", user=BEN)
     wait(lambda: gap_detail(harness.services, gap.id).notes, what="a note")
     assert gap_detail(harness.services, gap.id).notes == [(BEN, "Store credit refunds are instant.")]
 

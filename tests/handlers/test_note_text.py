@@ -43,7 +43,7 @@ def test_a_reply_with_slack_markup_is_published_as_written(harness: Harness, wor
     with harness.services.session() as s:
         gap_id = wait(lambda: s.scalar(select(Gap.id)), what="a gap")
 
-    harness.reply(item, RAW, user=BEN)
+    harness.reply(item, "note: " + RAW, user=BEN)
     wait(lambda: gap_detail(harness.services, gap_id).notes, what="a note")
     assert gap_detail(harness.services, gap_id).notes == [(BEN, WRITTEN)]
     assert len(harness.slack.calls_to("users.info")) == 1

@@ -65,8 +65,11 @@ def test_the_weekly_post_credits_people_streak_and_topics(week: World, client, s
     assert [line.split("*")[1] for line in topics[1:]] == [f"{i}. {tp.label}" for i, tp in enumerate(ranked, 1)]
     assert all(f"_start with gap #{week.gap[k]}_" in blocks["top-topics"]["text"]["text"] for k in ("p2", "r2"))
 
-    # five fixes for one sampled conversation flagged in review: a count, not a 500% rate
-    assert "*5 gaps* were fixed and verified; 1 sampled conversation was flagged." in body and "%" not in body
+    # the headline is the gap rate of the random picks (p1 flagged, n1 and n2 fine), then gaps against gaps:
+    # six new gaps (pa1 joined p1's gap: not a new one), five verified; never "5 of 1 flagged conversations"
+    assert ("The agent fell short in about 33% of conversations last week (6–79%, 3 random reviews); there is no "
+            "estimate for the week before.") in body
+    assert "*6 new gaps* · 5 published · *5 verified* by replay" in body and "flagged conversations" not in body
 
     # the four recurrences the scan found on Wednesday count in the week's numbers
     fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for b in post.blocks for f in b.get("fields", [])}

@@ -42,7 +42,8 @@ def test_pull_zendesk_imports_then_resumes(env) -> None:
     comments(2, [{"author_id": 300, "plain_body": "", "public": True}])  # nothing public to review: not imported
     result = runner.invoke(app, ["pull", "zendesk"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "Pulled from zendesk: 1 new conversations, 0 already stored, 0 not imported (1 batches)." in result.output
+    assert ("Pulled from zendesk: 1 new conversations, 0 updated, 0 already stored, 0 filtered out, 0 not imported "
+            "(1 batches).") in result.output
     page([], "c2")
     result = runner.invoke(app, ["pull", "zendesk"], catch_exceptions=False)
     assert "0 new conversations" in result.output and "cursor=c1" in responses.calls[-1].request.url
@@ -55,3 +56,31 @@ def test_pull_errors_are_user_safe(env, monkeypatch) -> None:
     assert result.exit_code == 1 and "FLYWHEEL_ZENDESK_TOKEN" in result.output
     result = runner.invoke(app, ["pull", "freshdesk"], catch_exceptions=False)
     assert result.exit_code == 1 and "Unknown connector 'freshdesk'" in result.output
+
+
+@responses.activate
+def test_pull_names_a_refused_ticket_filters_by_option_and_exits_3(env) -> None:
+    page([{"id": 1, "status": "solved", "requester_id": 100, "tags": ["vip"]},
+          {"id": 2, "status": "solved", "requester_id": 100, "tags": ["vip"]},
+          {"id": 3, "status": "solved", "requester_id": 100, "tags": ["other"]}], "c1")
+    comments(1, [{"author_id": 100, "plain_body": "Hi", "public": True},
+                 {"author_id": 200, "plain_body": "Hello!", "public": True}])
+    responses.add(responses.GET, f"{ZD}/api/v2/tickets/2/comments.json", status=403)
+    result = runner.invoke(app, ["pull", "zendesk", "--tag", "VIP", "--ai-only"], catch_exceptions=False)
+    assert result.exit_code == 3, result.output
+    assert "1 new conversations, 0 updated, 0 already stored, 1 filtered out, 0 not imported" in result.output
+    assert "1 skipped because zendesk refused them" in result.output
+    assert "ticket 2: Zendesk refused its comments (HTTP 403)" in result.output
+    assert "credentials" not in result.output
+
+
+def test_a_second_pull_while_one_runs_says_so_and_does_nothing(env, db_url_engine) -> None:
+    from bot.services import build_services
+    from bot.services.claims import job_claim
+    from bot.settings import Settings
+
+    services = build_services(Settings(_env_file=None, database_url=db_url_engine[0]))  # type: ignore[call-arg]
+    with job_claim(services, job="pull:zendesk", period="running"):  # another `flywheel pull zendesk`
+        result = runner.invoke(app, ["pull", "zendesk"], catch_exceptions=False)
+    assert result.exit_code == 75, result.output
+    assert "A pull from zendesk is already running" in result.output and "did nothing" in result.output

@@ -18,6 +18,7 @@ from bot.integrations.agents import HttpAgent
 from bot.integrations.settings import IntegrationSettings
 from bot.kb.markdown import parse_markdown
 from bot.llm.offline import OfflineLLM
+from bot.publishers import public_text
 from bot.publishers.markdown import MarkdownPublisher
 from bot.publishers.zendesk import ZendeskPublisher
 from bot.services import build_services
@@ -91,7 +92,8 @@ def test_the_loop_passes_with_the_teams_agent_after_publishing_to_markdown(make_
     assert shadow.verdict == Verdict.PASS and shadow.after == REFUND_FACT
     assert not kb_dir.exists()  # the shadow test published nothing
     shadow_calls = sent()[-2:]
-    assert all(c["extra_knowledge"] == [{"title": draft.title, "body": draft.body}] for c in shadow_calls)
+    # the draft as it would go live: without the offline label and the conversation list
+    assert all(c["extra_knowledge"] == [{"title": draft.title, "body": public_text(draft.body)}] for c in shadow_calls)
     assert len({c["replay_id"] for c in shadow_calls}) == 1 and shadow_calls[0]["replay_id"]
 
     out = publish(svc, gap_id=gap_id, user="U1")

@@ -11,10 +11,19 @@ def test_structure() -> None:
     html = markdown_to_html("## Refunds\n\nThey take **5** days,\n*usually*.\n\n- card\n- store `credit`\n\n"
                             "1. Return it\n2. Wait\n\nSee [the policy](https://acme.test/p?a=1&b=2).")
     assert html.split("\n") == [
-        "<h2>Refunds</h2>", "<p>They take <strong>5</strong> days,<br>", "<em>usually</em>.</p>",
+        "<h2>Refunds</h2>", "<p>They take <strong>5</strong> days,<br />", "<em>usually</em>.</p>",
         "<ul>", "<li>card</li>", "<li>store <code>credit</code></li>", "</ul>",
         "<ol>", "<li>Return it</li>", "<li>Wait</li>", "</ol>",
         '<p>See <a href="https://acme.test/p?a=1&amp;b=2">the policy</a>.</p>']
+
+
+def test_tables_images_and_emphasis_are_kept() -> None:
+    html = markdown_to_html("| plan | days |\n|---|---|\n| *basic* | **5** |\n\n"
+                            "![card](https://acme.test/c.png) ~~old~~")
+    assert "<table>" in html and "<th>plan</th>" in html and "<td><em>basic</em></td>" in html
+    assert "<td><strong>5</strong></td>" in html and '<img src="https://acme.test/c.png" alt="card" />' in html
+    assert "<s>old</s>" in html
+    assert "<img" not in markdown_to_html("![x](javascript:alert(1)) ![y](//evil.test/a.png)")
 
 
 @pytest.mark.parametrize("source, forbidden", [
@@ -34,7 +43,8 @@ def test_nothing_executable_survives(source: str, forbidden: str) -> None:
 def test_safe_links_and_code_are_kept() -> None:
     assert '<a href="mailto:help@acme.test">mail</a>' in markdown_to_html("[mail](mailto:help@acme.test)")
     assert '<a href="/hc/refunds">here</a>' in markdown_to_html("[here](/hc/refunds)")
-    assert "<pre><code>a &lt; b\n  c</code></pre>" in markdown_to_html("```python\na < b\n  c\n```")
+    assert '<pre><code class="language-python">a &lt; b\n  c\n</code></pre>' in \
+        markdown_to_html("```python\na < b\n  c\n```")
 
 
 def test_every_connector_setting_is_documented() -> None:

@@ -160,10 +160,12 @@ def test_zendesk_creates_an_article_with_safe_html(conf) -> None:
 def test_zendesk_new_version_updates_the_translation(conf) -> None:
     responses.add(responses.PUT, f"{ZD}/api/v2/help_center/articles/360001/translations/en-gb.json",
                   json={"translation": {"id": 5, "locale": "en-gb", "html_url": f"{ZD}/hc/en-gb/articles/360001"}})
+    responses.add(responses.PUT, f"{ZD}/api/v2/help_center/articles/360001.json", json={"article": {"id": 360001}})
     receipt = zendesk(conf).publish(_v2(ART, "360001"))
     assert receipt.external_id == "360001" and receipt.url == f"{ZD}/hc/en-gb/articles/360001"
     sent = json.loads(responses.calls[0].request.body)["translation"]
     assert sent["title"] == "Refund times" and "Store credit is instant." in sent["body"]
+    assert json.loads(responses.calls[1].request.body) == {"article": {"label_names": ["billing"]}}  # labels follow
 
 
 @responses.activate
@@ -173,8 +175,9 @@ def test_zendesk_404_on_update_adds_the_translation_or_recreates_a_deleted_artic
     responses.add(responses.GET, f"{ZD}/api/v2/help_center/articles/1.json", json={"article": {"id": 1}})
     responses.add(responses.POST, f"{ZD}/api/v2/help_center/articles/1/translations.json", status=201,
                   json={"translation": {"id": 6, "html_url": f"{ZD}/hc/en-gb/articles/1"}})
+    responses.add(responses.PUT, f"{ZD}/api/v2/help_center/articles/1.json", json={"article": {"id": 1}})
     assert zendesk(conf).publish(_v2(ART, "1")).url == f"{ZD}/hc/en-gb/articles/1"
-    assert json.loads(responses.calls[-1].request.body)["translation"]["locale"] == "en-gb"
+    assert json.loads(responses.calls[-2].request.body)["translation"]["locale"] == "en-gb"
     responses.add(responses.PUT, put % 2, status=404)
     responses.add(responses.GET, f"{ZD}/api/v2/help_center/articles/2.json", status=404)
     responses.add(responses.POST, f"{ZD}/api/v2/help_center/en-gb/sections/7/articles.json", status=201,

@@ -85,6 +85,11 @@ CASES: list[tuple[str, dict[str, str], list[str], str]] = [
     ("digest time unparseable", {"FLYWHEEL_DIGEST_TIME": "9am"}, ["✗ setting FLYWHEEL_DIGEST_TIME"], ".env.example"),
     ("unknown timezone", {"FLYWHEEL_TIMEZONE": "Mars/Olympus"},
      ["✗ FLYWHEEL_TIMEZONE: unknown time zone 'Mars/Olympus'"], "IANA"),
+    ("review channel given by name", {"FLYWHEEL_REVIEW_CHANNEL": "support-review"},
+     ["✗ bot in FLYWHEEL_REVIEW_CHANNEL: conversations.info refused support-review: channel_not_found"],
+     "channel's ID"),
+    ("stats channel given by name", {"FLYWHEEL_STATS_CHANNEL": "#stats"},
+     ["✗ bot in FLYWHEEL_STATS_CHANNEL: conversations.info refused #stats: channel_not_found"], "not its name"),
 ]
 
 
@@ -108,3 +113,25 @@ def test_a_revoked_token_and_missing_scopes(good_env: dict[str, str], slack: Moc
     monkeypatch.setattr(mock_slack_module, "SCOPES", "chat:write,commands")
     code, output, failed = doctor(monkeypatch)
     assert code == 1 and len(failed) == 1 and failed[0].startswith("✗ Slack scopes: missing channels:history"), output
+
+
+@pytest.mark.parametrize("setting", ["FLYWHEEL_REVIEW_CHANNEL", "FLYWHEEL_STATS_CHANNEL"])
+def test_the_bot_must_be_a_member_of_the_review_and_stats_channels(good_env: dict[str, str], slack: MockSlack,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   setting: str) -> None:
+    monkeypatch.setenv("FLYWHEEL_STATS_CHANNEL", "C0STATS")
+    slack.add_channel("C0REVIEW", "support-review")
+    slack.add_channel("C0STATS", "loop-stats")
+    code, output, failed = doctor(monkeypatch)
+    assert code == 0 and failed == [], output
+    assert "✓ bot in FLYWHEEL_REVIEW_CHANNEL: member of #support-review" in output
+    assert "✓ bot in FLYWHEEL_STATS_CHANNEL: member of #loop-stats" in output
+
+    left = {"FLYWHEEL_REVIEW_CHANNEL": ("C0REVIEW", "support-review"), "FLYWHEEL_STATS_CHANNEL": ("C0STATS",
+                                                                                               "loop-stats")}
+    channel, name = left[setting]
+    slack.add_channel(channel, name, is_member=False)  # the bot was never invited (or was removed)
+    code, output, failed = doctor(monkeypatch)
+    assert code == 1 and failed == [f"✗ bot in {setting}: not a member of #{name} ({channel})"], output
+    assert f"fix: type `/invite @Flywheel` in #{name}" in " ".join(output.split())
+    assert slack.calls_to("conversations.info")

@@ -135,7 +135,7 @@ def test_huge_messages_fit_slack_and_are_kept_whole(services, harness, slack, tm
     item = find_item(services, channel=REVIEW, ts=call.response["ts"])
     harness.flag(item)
     note = "Refunds are refused when the item is damaged. " * 2000  # ~94,000 characters in a thread reply
-    harness.event(reply(item, note, user=BEN, ts="1700000001.000100"))
+    harness.event(reply(item, "note: " + note, user=BEN, ts="1700000001.000100"))
     wait(lambda: count(services, GapNote), what="the note")
     harness.drain()
     with services.session() as s:

@@ -55,7 +55,7 @@ def test_a_whole_scenario_logs_no_text_token_or_secret(services, make_harness, s
     item = find_item(services, channel=REVIEW, ts=call.response["ts"])
 
     gap_msg = harness.flag(item)
-    harness.event(reply(item, NOTE, user=BEN, ts="1700000002.000100"))
+    harness.event(reply(item, "note: " + NOTE, user=BEN, ts="1700000002.000100"))
     draft_msg = harness.write_draft(item, gap_msg)
     harness.click(REVIEW, draft_msg["ts"], ActionId.PUBLISH, user=ANA)
     harness.thread_with(item, "replayed after publishing")

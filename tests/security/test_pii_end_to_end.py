@@ -199,7 +199,10 @@ def test_no_pii_in_models_slack_derived_data_or_logs(
     with services.session() as s:
         gap = s.scalar(select(Gap))
         assert gap is not None and gap.state == GapState.VERIFIED
-        assert gap.title and "[email]" in gap.title  # the title still says what was there, not what it was
+        if provider == "offline":  # the offline title names the topic, not the customer's words
+            assert gap.title == "Refund to Credit Card"
+        else:
+            assert gap.title and "[email]" in gap.title  # the title still says what was there, not what it was
     topics = CliRunner().invoke(cli_app, ["topics", "--json"], catch_exceptions=False)
     assert topics.exit_code == 0, topics.output
 

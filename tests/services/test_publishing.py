@@ -19,6 +19,7 @@ from bot.cli import app
 from bot.domain import Verdict
 from bot.errors import AgentError, IllegalTransition, InvalidInput
 from bot.llm.base import Judgement, JudgeRequest
+from bot.publishers import public_text
 from bot.services import Services, authoring, gaps, publishing
 from bot.services.conversations import resolve
 from bot.services.publishing import DraftChanged
@@ -82,7 +83,8 @@ def test_the_button_publishes_the_draft_it_names_or_refuses(svc) -> None:
     assert authoring.shadow_test(svc, gap_id=gap_id, user=USER).passed
     out = publishing.publish_or_verify(svc, gap_id=gap_id, user=USER)
     with svc.session() as s:
-        assert s.get(Article, out.article_id).body == _body(svc, tested)  # what was tested went live
+        # what was tested went live, without what is internal (the offline label, the conversation ids)
+        assert s.get(Article, out.article_id).body == public_text(_body(svc, tested))
 
 
 def _body(services: Services, draft_id: int) -> str:
@@ -123,8 +125,9 @@ def test_a_failed_verdict_rolls_the_update_back_or_keeps_it_with_a_warning(svc, 
     first = publishing.publish(svc, gap_id=drafted(svc), user=USER)
     assert first.state == "verified" and first.article_version == 1
     second_gap = drafted(svc, "c3")
-    with svc.session() as s:  # the second gap's draft updates the first article
-        authoring.latest_draft(s, second_gap).target_article_id = first.article_id
+    with svc.session() as s:  # the second gap's draft updates the first article, with a new fact
+        update = authoring.latest_draft(s, second_gap)
+        update.target_article_id, update.body = first.article_id, update.body + "\n\nStore credit is instant."
     judge.verdict = Verdict.FAIL
     out = publishing.publish(svc, gap_id=second_gap, user=USER)
     assert out.state == "failed" and out.after_fail

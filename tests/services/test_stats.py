@@ -259,7 +259,7 @@ def test_month_aggregates_four_weeks(services: Services) -> None:
 def test_to_text_has_the_numbers_and_the_trend(report: StatsReport) -> None:
     text = report.to_text()
     assert "week 2024-W24 (10 Jun – 16 Jun 2024)" in text
-    assert "Reviewed 12 (↑10) · flagged 5 (↑2) · drafted 3 (↑2)" in text
+    assert "Reviewed 12 (↑10) (looked good 9 (↑8)) · new gaps (flagged) 5 (↑2) · drafted 3 (↑2)" in text
     assert "Published 3 (↑1) · verified 1 (=) · failed 1 (↑1) · dismissed 1 (↑1)" in text
     assert "flag→publish 24.0 h (↓78)" in text and "flag→verified 48.0 h (↓144)" in text
     assert "Open backlog 5 (↑2)" in text and "oldest 42.6 d" in text

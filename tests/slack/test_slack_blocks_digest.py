@@ -16,7 +16,7 @@ def item(**kw):  # type: ignore[no-untyped-def]
         conversation_ref="T-1001",
         excerpt_turns=[("user", EVIL), ("agent", "I'm not sure, sorry.")],
         pick="risk",
-        reasons=["agent said it did not know", "CSAT 1/5"],
+        reason="The agent said it didn't know",
     )
     base.update(kw)
     return build_digest_item(DigestItemView(**base))
@@ -33,8 +33,8 @@ def test_header_says_count_how_to_flag_and_yesterday() -> None:
     assert "2026-07-20" in d["blocks"][0]["text"]["text"]
     assert "*8 conversations*" in text and "6 picked by risk, 2 at random" in text
     assert ":books:" in text and ":white_check_mark:" in text
-    assert "Yesterday: 3 flagged · 2 drafted · 1 published · 1 verified" in text
-    assert "1 still failing" in text
+    assert "*Yesterday:* 3 flagged · 2 drafted · 1 published · 1 verified · 1 verdict failed." in text
+    assert ":white_check_mark:" not in all_text(d["blocks"][2])  # no check mark on the loop line
     assert "8 conversations" in d["text"]
 
 
@@ -66,12 +66,13 @@ def test_item_buttons_carry_item_ref() -> None:
 
 
 def test_item_says_why_it_was_picked() -> None:
-    assert "Picked by risk: agent said it did not know; CSAT 1/5" in all_text(message_dict(item()))
-    assert "Picked at random" in all_text(message_dict(item(pick="random", reasons=[])))
+    title = message_dict(item())["blocks"][0]["text"]["text"].splitlines()[0]
+    assert title == "*1.* T-1001 · _The agent said it didn't know_"  # one reason, not five
+    assert "_Random sample_" in all_text(message_dict(item(pick="random", reason="")))
 
 
 def test_item_status_lines() -> None:
-    assert len(message_dict(item())["blocks"]) == 3  # pending: no status line
+    assert len(message_dict(item())["blocks"]) == 2  # pending: no status line
     flagged = message_dict(item(status="flagged", reviewed_by="U0ANA", gap_id=12))
     assert "Flagged as a knowledge gap by <@U0ANA> · gap #12" in all_text(flagged["blocks"][-1])
     ok = message_dict(item(status="looks_good", reviewed_by="U0BOB"))
@@ -86,12 +87,12 @@ def test_bogus_reviewer_id_cannot_ping() -> None:
     assert "<!channel>" not in all_text(d)
 
 
-def test_forty_turn_excerpt_stays_within_limits() -> None:
+def test_long_turns_stay_compact_and_within_limits() -> None:
     turns = [("user" if i % 2 == 0 else "agent", f"turn {i} " + "lorem ipsum " * 300) for i in range(40)]
-    d = message_dict(item(excerpt_turns=turns, total_turns=55))
+    d = message_dict(item(excerpt_turns=turns, total_turns=55, focus=1))
     body = d["blocks"][0]["text"]["text"]
-    assert len(body) <= 3000
-    assert "turn 0 " in body and "turn 39 " in body  # beginning and end are shown
-    assert "33 turns not shown" in body  # the middle is marked, not silently dropped
-    assert "+15 more turns in the conversation" in body
+    assert len(body) <= 1200  # four turns at most, each shortened with a visible ellipsis
+    assert "turn 3 " in body and "turn 4 " not in body
+    assert body.count("…") == 4
+    assert body.splitlines()[2].startswith(":warning: *Agent:* turn 1 ")  # the turn that went wrong is marked
     assert len(d["blocks"]) <= 50

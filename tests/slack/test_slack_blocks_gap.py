@@ -50,7 +50,7 @@ def test_acknowledgement_shows_flagger_turn_and_progress() -> None:
     assert "Also flagged by <@U0BOB>" in text and text.count("<@U0BOB>") == 1
     assert "Drafting an outline…" in text
     assert "&lt;!here&gt;" in text and "<!here>" not in mrkdwn_texts(d)
-    assert action_ids(d) == [ActionId.PICK_TURN, ActionId.DISMISS]
+    assert action_ids(d) == [ActionId.PICK_TURN, ActionId.PICK_KIND, ActionId.TAKE_GAP, ActionId.DISMISS]
 
 
 def test_turn_select_preselects_flagged_turn() -> None:
@@ -88,8 +88,9 @@ def test_outline_message() -> None:
     assert "Pro-rated after &lt;b&gt;" in text
     assert "*Facts the article must state*" in text and "• pro-rated" in text
     assert "Does it apply to EU customers?" in text
-    assert "(2 so far)" in text
-    assert action_ids(d) == [ActionId.PICK_TURN, ActionId.WRITE_DRAFT, ActionId.EDIT_OUTLINE, ActionId.DISMISS]
+    assert "(2 notes so far)" in text
+    assert action_ids(d) == [ActionId.PICK_TURN, ActionId.PICK_KIND, ActionId.WRITE_DRAFT, ActionId.EDIT_OUTLINE,
+                             ActionId.TAKE_GAP, ActionId.DISMISS]
     for action in (ActionId.WRITE_DRAFT, ActionId.EDIT_OUTLINE, ActionId.DISMISS):
         assert GapRef.load(by_action(d, action)["value"]) == GapRef(gap_id=12)
     assert "confirm" in by_action(d, ActionId.DISMISS)
@@ -108,7 +109,7 @@ def test_huge_outline_stays_within_limits() -> None:
     assert len(d["blocks"]) <= 50
     assert "The outline continues" in all_text(d)  # said, not silently cut
     assert "_…and 20 more_" in all_text(d)  # facts beyond 20 are counted, not hidden
-    assert action_ids(d)[-3:] == [ActionId.WRITE_DRAFT, ActionId.EDIT_OUTLINE, ActionId.DISMISS]
+    assert action_ids(d)[-4:] == [ActionId.WRITE_DRAFT, ActionId.EDIT_OUTLINE, ActionId.TAKE_GAP, ActionId.DISMISS]
 
 
 def test_match_message_offers_join_or_new() -> None:

@@ -52,13 +52,15 @@ def test_stats_message_numbers_and_trend() -> None:
     view = StatsView("Week 29", StatsNumbers(40, 10, 30, 8, 6, 5, 4, 1, 7), StatsNumbers(35, 12, 30, 8, 6, 3, 3, 0, 9))
     d = message_dict(build_stats_message(view))
     text = all_text(d)
-    assert "*4 of 10* flagged conversations were fixed and verified (40%)" in text
+    # gaps compared with gaps, never "4 of 10 flagged conversations"
+    assert "*10 new gaps* · 5 published · *4 verified* by replay · 7 still open." in text
+    assert "flagged conversations" not in text
     assert "*Conversations reviewed*\n40 ↑5" in text
-    assert "*Flagged as gaps*\n10 ↓2" in text
+    assert "*New gaps (flagged)*\n10 ↓2" in text
     assert "*Looked good*\n30 →" in text
-    assert "previous week" in text
+    assert "previous week" in text and "co-flag" in text  # the definitions, once, under the numbers
     no_prev = all_text(message_dict(build_stats_message(StatsView("July", StatsNumbers(), period="month"))))
-    assert "↑" not in no_prev and "Nothing was flagged." in no_prev
+    assert "↑" not in no_prev and "No new gap, and none fixed." in no_prev
 
 
 def test_help_lists_every_command() -> None:

@@ -15,7 +15,7 @@ MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
 COMMANDS = {"/flywheel"}
 EVENTS = {"reaction_added", "reaction_removed", "message.channels", "app_home_opened"}
 SCOPES = {"chat:write", "reactions:read", "reactions:write", "channels:history", "commands", "files:write",
-          "users:read", "usergroups:read"}
+          "users:read", "usergroups:read", "channels:read"}
 # event -> scope it needs (slack-platform.md §3); app_home_opened needs none
 EVENT_SCOPES = {"reaction_added": "reactions:read", "reaction_removed": "reactions:read",
                 "message.channels": "channels:history"}

@@ -44,6 +44,6 @@ def client(settings: Settings) -> WebClient:
 def loaded(services: Services, tmp_path: Path) -> Services:
     """Services with eight conversations (three with a gap; one quotes a channel-wide ping)."""
     rows = [conversation(f"conv-{i}", gap=i < 3) for i in range(8)]
-    rows[0]["messages"][0]["text"] = "Hi <!channel> team"
+    rows[0]["messages"][2]["text"] = "Hi <!channel> team, " + rows[0]["messages"][2]["text"]  # a shown turn
     load(services, tmp_path, rows)
     return services

@@ -94,6 +94,7 @@ started: list[object] = []
 def test_serve_and_run_start_the_scheduler_and_catch_up(env, slack, monkeypatch, mode) -> None:  # type: ignore[no-untyped-def]
     started.clear()
     monkeypatch.setenv("FLYWHEEL_DIGEST_TIME", "00:00")  # today's digest is always due: the catch-up posts it
+    monkeypatch.setenv("FLYWHEEL_DIGEST_DAYS", "*")  # whatever day of the week the test runs on
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "s3cret")
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-test")
     monkeypatch.setattr("bot.server.make_server", _StopAtOnce)

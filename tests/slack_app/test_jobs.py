@@ -30,6 +30,7 @@ def test_digest_job_posts_todays_digest_once(loaded: Services, client, slack) ->
 
 def test_digest_job_uses_the_local_day(loaded: Services, client) -> None:  # type: ignore[no-untyped-def]
     loaded.settings.timezone = "Pacific/Auckland"  # UTC+13: 12:00 UTC is already 01:00 on the 21st there
+    loaded.settings.digest_days = "*"  # the 21st is a Saturday
     assert jobs.digest_job(loaded, client, now=NOW + dt.timedelta(hours=3)).day == dt.date(2026, 11, 21)
 
 
@@ -81,7 +82,7 @@ def test_scheduler_registers_named_jobs_in_the_timezone(loaded: Services, client
     assert (digest.misfire_grace_time, digest.coalesce, digest.max_instances) == (3600, True, 1)
     paris = ZoneInfo("Europe/Paris")
     fire = digest.trigger.get_next_fire_time(None, dt.datetime(2026, 11, 20, 12, 0, tzinfo=paris))
-    assert fire == dt.datetime(2026, 11, 21, 7, 30, tzinfo=paris)
+    assert fire == dt.datetime(2026, 11, 23, 7, 30, tzinfo=paris)  # Friday noon: next Monday (mon-fri)
     nightly = by_id["regression_job"].trigger.get_next_fire_time(None, dt.datetime(2026, 11, 20, 12, 0, tzinfo=paris))
     assert (nightly.hour, nightly.minute, nightly.day) == (2, 0, 21)
 

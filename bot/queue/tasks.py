@@ -1,0 +1,83 @@
+"""The slow steps as queued tasks: each decodes its ids and calls the same `handlers.flows` function the
+listener would have called inline, with the process's Slack client.
+
+Idempotent by construction, so a rerun after a crash posts once:
+* every step updates the placeholder message the listener posted before queueing (`ts`), never posts a new one;
+* `outline` reuses an outline already stored (`fill_outline`), so the model is asked once per gap;
+* `publish` goes through `publishing.publish_or_verify`: an already published gap is verified, not re-published;
+* `regression-case` writes its result once per (batch, case) (`regression.record_result`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.queue.registry import Runtime
+from handlers import flows
+
+TaskFn = Callable[[Runtime, dict[str, Any]], None]
+_TASKS: dict[str, TaskFn] = {}
+
+
+def task(name: str) -> Callable[[TaskFn], TaskFn]:
+    """Register `fn` under `name` (the name is what a job stores: never rename a task with jobs queued)."""
+
+    def register(fn: TaskFn) -> TaskFn:
+        _TASKS[name] = fn
+        return fn
+
+    return register
+
+
+def tasks() -> dict[str, TaskFn]:
+    return dict(_TASKS)
+
+
+def run(runtime: Runtime, name: str, payload: dict[str, Any]) -> None:
+    fn = _TASKS.get(name)
+    if fn is None:
+        raise LookupError(f"unknown task {name!r}")
+    fn(runtime, payload)
+
+
+def _where(p: dict[str, Any]) -> flows.Where:
+    return flows.Where(str(p["channel"]), str(p["thread_ts"]), p.get("message_ts"))
+
+
+@task("outline")
+def outline(rt: Runtime, p: dict[str, Any]) -> None:
+    flows.fill_outline(rt.services, rt.slack(), gap_id=int(p["gap_id"]), thread=_where(p), ts=str(p["ts"]),
+                       user=p.get("user"))
+
+
+@task("draft")
+def draft(rt: Runtime, p: dict[str, Any]) -> None:
+    flows.draft_into(rt.services, rt.slack(), gap_id=int(p["gap_id"]), user=str(p["user"]), where_=_where(p),
+                     ts=str(p["ts"]))
+
+
+@task("shadow-test")
+def shadow_test(rt: Runtime, p: dict[str, Any]) -> None:
+    flows.shadow_test_into(rt.services, rt.slack(), gap_id=int(p["gap_id"]), user=str(p["user"]),
+                           where_=_where(p), ts=str(p["ts"]))
+
+
+@task("publish")
+def publish(rt: Runtime, p: dict[str, Any]) -> None:
+    draft_id = p.get("draft_id")
+    flows.publish_into(rt.services, rt.slack(), gap_id=int(p["gap_id"]), user=str(p["user"]), where_=_where(p),
+                       ts=str(p["ts"]), draft_id=int(draft_id) if draft_id is not None else None)
+
+
+@task("regression-case")
+def regression_case(rt: Runtime, p: dict[str, Any]) -> None:
+    from bot.services.regression import record_result, run_case
+
+    result = run_case(rt.services, int(p["case_id"]), actor=p.get("actor"))
+    record_result(rt.services, batch=str(p["batch"]), result=result)
+
+
+@task("noop")
+def noop(rt: Runtime, p: dict[str, Any]) -> None:
+    """A job that does nothing (health checks of the queue, tests)."""

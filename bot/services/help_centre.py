@@ -1,0 +1,108 @@
+"""Drafts and publishes that update an article synced from the team's help centre (`bot/kb/sync*.py`): read its
+current text there first, draft the article plus the change, merge the docs team's edits at publish, and let
+a person choose which article a draft updates (or a new one). The CLI and Slack call the same functions."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from sqlalchemy import select
+
+from bot.errors import FlywheelError, InvalidInput, PublishError
+from bot.kb.sync import ArticleReader
+from bot.kb.sync_merge import UpdateConflict
+from bot.kb.sync_readers import reader_for_article
+from bot.kb.sync_update import compose_update, note_revision, rebase, refresh
+from bot.llm.base import DraftArticle, Outline
+from bot.publishers import ArticleToPublish, public_text
+from bot.services import Services
+from bot.services.gap_state import audit, get_gap
+from storage.models import Article, Draft
+from storage.models import Outline as OutlineRow
+
+log = logging.getLogger(__name__)
+
+
+def _reader(services: Services, article_id: int | None) -> ArticleReader | None:
+    if article_id is None:
+        return None
+    with services.session() as session:
+        article = session.get(Article, article_id)
+        source = article.external_source if article else None
+    return reader_for_article(source, services.settings, services.integrations)
+
+
+def update_draft(services: Services, *, outline: Outline, drafted: DraftArticle) -> DraftArticle:
+    """The draft of an update (the outline names an article): the article's current text, read from the help
+    centre first when it is synced, plus the change. A draft of a new article is returned as it is."""
+    target_id = outline.update_article_ids[0] if outline.update_article_ids else None
+    if target_id is None:
+        return drafted
+    reader = _reader(services, target_id)
+    if reader is not None:
+        try:
+            refresh(services.kb, services.session, reader, article_id=target_id, now=services.clock())
+        except FlywheelError:  # the help centre is down: draft from the last synced text; publish re-checks
+            log.warning("could not read the synced article before drafting article_id=%r", target_id)
+    with services.session() as session:
+        article = session.get(Article, target_id)
+        if article is None:
+            return drafted
+        title, body, tags = compose_update(title=article.title, body=article.body, tags=list(article.tags),
+                                           draft_title=drafted.title, draft_body=drafted.body,
+                                           draft_tags=drafted.tags)
+    return drafted.model_copy(update={"title": title, "body": body, "tags": tags})
+
+
+def rebased(services: Services, payload: ArticleToPublish, target_id: int | None, draft_id: int | None
+            ) -> ArticleToPublish:
+    """An update of a synced article, merged with its current text in the help centre (`UpdateConflict`, a
+    PublishError, when both changed the same lines; a help centre that cannot be read stops the publish)."""
+    reader = _reader(services, target_id)
+    if target_id is None or reader is None:
+        return payload
+    with services.session() as session:
+        draft = session.get(Draft, draft_id) if draft_id else None
+        base = draft.base_version if draft else None
+    try:
+        title, body, tags = rebase(services.kb, services.session, reader, article_id=target_id, base_version=base,
+                                   title=payload.title, body=payload.body, tags=payload.tags, now=services.clock())
+    except UpdateConflict:
+        raise
+    except FlywheelError as exc:
+        raise PublishError(f"Could not read the article's current text in the help centre, so nothing was "
+                           f"published: {exc.message}") from None
+    with services.session() as session:
+        version = services.kb.get(session, target_id).version + 1
+    return replace(payload, title=title, body=public_text(body), tags=tuple(tags), version=version)
+
+
+def note_published_revision(services: Services, article_id: int) -> None:
+    """After an update of a synced article: its new revision there, so our own edit is not taken for theirs."""
+    reader = _reader(services, article_id)
+    if reader is None:
+        return
+    try:
+        note_revision(services.session, reader, article_id=article_id)
+    except FlywheelError:  # published and recorded: the next sync reads the revision anyway
+        log.warning("could not read the published article's revision article_id=%r", article_id)
+
+
+def set_target(services: Services, *, gap_id: int, article: str | None, user: str | None) -> int | None:
+    """Which article the gap's draft updates (`article`: id or slug), or None: a new article. The outline and the
+    latest draft follow; write the draft again so it starts from the chosen article. Returns the article id."""
+    with services.session() as session:
+        gap = get_gap(session, gap_id)
+        target = services.kb.get(session, article) if article is not None else None
+        if target is not None and target.withdrawn_at is not None:
+            raise InvalidInput(f"Article #{target.id} is not live any more (deleted, archived or withdrawn).")
+        row = session.scalar(select(OutlineRow).where(OutlineRow.gap_id == gap_id).order_by(OutlineRow.id.desc()))
+        if row is not None:
+            row.content = {**row.content, "update_article_ids": [target.id] if target else []}
+        draft = session.scalar(select(Draft).where(Draft.gap_id == gap_id).order_by(Draft.id.desc()))
+        if draft is not None:
+            draft.target_article_id = target.id if target else None
+            draft.base_version = target.version if target else None
+        audit(session, gap, "target-chosen", actor=user, now=services.clock(), article_id=target.id if target else None)
+        return target.id if target else None

@@ -1,0 +1,59 @@
+"""`flywheel kb search --conversations FILE --json` and `flywheel kb import` through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import cli_env, run
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, db_url_engine):  # type: ignore[no-untyped-def]
+    return cli_env(tmp_path, monkeypatch, db_url_engine)
+
+
+def _kb(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "wifi.md").write_text("---\ntitle: 'Harbour Inn: Wifi'\nslug: harbour-wifi\n---\n\n"
+                                    "Wifi costs 5 dollars a day at the Harbour Inn.\n", encoding="utf-8")
+    (folder / "grand.md").write_text("---\ntitle: 'Grand Hotel: Wifi'\nslug: grand-wifi\n---\n\n"
+                                     "Free wifi in every room of the Grand Hotel.\n", encoding="utf-8")
+    (folder / "refunds.md").write_text("# Refund policy\n\nRefunds reach your card within 5 business days.\n",
+                                       encoding="utf-8")
+    return folder
+
+
+def test_import_keeps_the_front_matter_slug(env: Path) -> None:
+    run("kb", "import", str(_kb(env / "kb")))
+    listing = run("kb", "list")
+    assert "harbour-wifi" in listing and "grand-wifi" in listing and "refunds" in listing  # file name without one
+    out = json.loads(run("kb", "search", "harbour wifi", "--json"))
+    assert out["results"][0]["slug"] == "harbour-wifi"
+
+
+def test_search_ranks_articles_for_each_conversation_as_json_lines(env: Path) -> None:
+    run("kb", "import", str(_kb(env / "kb")))
+    lines = [
+        {"id": "c1", "messages": [{"role": "customer", "text": "I booked the Harbour Inn."},
+                                  {"role": "assistant", "text": "How can I help?"},
+                                  {"role": "user", "text": "Do they have wifi?"}]},
+        {"id": "c2", "messages": [{"role": "user", "text": "When do I get my refund?"}]},
+    ]
+    data = env / "convs.jsonl"
+    data.write_text("\n".join(json.dumps(x) for x in lines) + "\n\nnot json\n", encoding="utf-8")
+    output = run("kb", "search", "--conversations", str(data), "--k", "2", "--json", code=3)  # one bad line
+    rows = [json.loads(line) for line in output.splitlines() if line.strip()]
+    assert [r.get("id") for r in rows] == ["c1", "c2", None]
+    first = rows[0]
+    assert first["line"] == 1 and [r["slug"] for r in first["results"]] == ["harbour-wifi", "grand-wifi"]
+    assert set(first["results"][0]) == {"rank", "slug", "id", "title", "score"}
+    assert first["results"][0]["score"] > first["results"][1]["score"]
+    assert [r["slug"] for r in rows[1]["results"]] == ["refunds"]
+    assert rows[2]["line"] == 4 and "invalid JSON" in rows[2]["error"]
+
+
+def test_search_needs_a_query_or_conversations(env: Path) -> None:
+    assert "--conversations" in run("kb", "search", code=2)
