@@ -94,7 +94,7 @@ def synthetic(n: int, *, words: int = 200, vocabulary: int = 20_000, n_queries: 
 
 
 def load(svc, docs: list[tuple[str, str, str]], batch: int = 5_000) -> dict[int, str]:  # type: ignore[no-untyped-def]
-    """Bulk-insert the docs as articles (and the FTS5 index on SQLite); returns article id -> doc key."""
+    """Bulk-insert the docs as articles; returns article id -> doc key."""
     from storage.models import Article
 
     now = dt.datetime.now(dt.UTC)
@@ -103,9 +103,7 @@ def load(svc, docs: list[tuple[str, str, str]], batch: int = 5_000) -> dict[int,
             conn.execute(insert(Article), [
                 {"slug": f"bench-{j}", "title": title, "body": body, "tags": [], "version": 1, "created_at": now,
                  "updated_at": now} for j, (_, title, body) in enumerate(docs[i:i + batch], start=i)])
-        if svc.engine.dialect.name == "sqlite":
-            conn.execute(text("INSERT INTO kb_fts(rowid, title, body, tags) SELECT id, title, body, '' FROM articles"))
-        else:
+        if svc.engine.dialect.name != "sqlite":
             conn.execute(text("ANALYZE articles"))
         rows = conn.execute(select(Article.id, Article.slug)).all()
     return {aid: docs[int(slug.removeprefix("bench-"))][0] for aid, slug in rows}

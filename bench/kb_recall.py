@@ -21,6 +21,8 @@ NAME = "kb_recall"
 K, DEPTH = 5, 10
 GOALS = {"MTRAG gold passages": 0.82, "DSTC10 knowledge": 0.60}
 GRID: dict[str, Sequence[Any]] = {
+    "k1": (1.2, 1.6),
+    "b": (0.75, 0.9),
     "title_weight": (2, 3),
     "decay": (0.7, 0.85),
     "agent_weight": (0.6, 1.0),
@@ -29,6 +31,13 @@ GRID: dict[str, Sequence[Any]] = {
     "mix": (1.0, 2.0, 3.0),
 }
 QUERY_KEYS = ("decay", "agent_weight", "history_scale", "turn_terms", "mix")
+INDEX_KEYS = ("k1", "b", "title_weight")
+
+
+def _set_index(params: dict[str, Any]) -> None:
+    from bot.kb import bm25
+
+    bm25.K1, bm25.B, bm25.TITLE_WEIGHT = params["k1"], params["b"], params["title_weight"]
 
 
 def quality(ranked: Sequence[Sequence[str]], relevant: Sequence[set[str]]) -> tuple[float, float]:
@@ -49,15 +58,15 @@ def _query(corpus: Corpus, i: int, params: dict[str, Any]):  # type: ignore[no-u
 
 def tune(corpora: Sequence[Corpus], fold: int) -> tuple[dict[str, Any], float]:
     """The grid point with the best mean recall@5 over the corpora's `fold` queries (in memory)."""
-    from bot.kb import bm25
     from bot.kb.bm25 import Doc, Overlay, Snapshot, rank
 
     best: tuple[float, dict[str, Any]] = (-1.0, {})
-    for title_weight in GRID["title_weight"]:
-        bm25.TITLE_WEIGHT = title_weight
+    for index_values in itertools.product(*(GRID[k] for k in INDEX_KEYS)):
+        index_params = dict(zip(INDEX_KEYS, index_values, strict=True))
+        _set_index(index_params)
         snaps = [Snapshot(Doc(i, t, b) for i, (_, t, b) in enumerate(c.docs)) for c in corpora]
         for values in itertools.product(*(GRID[k] for k in QUERY_KEYS)):
-            params = {"title_weight": title_weight, **dict(zip(QUERY_KEYS, values, strict=True))}
+            params = {**index_params, **dict(zip(QUERY_KEYS, values, strict=True))}
             recalls = []
             for corpus, snap in zip(corpora, snaps, strict=True):
                 idx = corpus.fold(fold)
@@ -89,12 +98,12 @@ def run(result: Result) -> None:
     for held, (params, tuned) in chosen.items():
         result.notes.append(f"{NAME}: tuned on fold {'AB'[1 - held]} (mean recall@5 {tuned:.3f}): {params}")
     kinds = ["sqlite"] + (["postgresql"] if pg_available() else [])
-    default = bm25.TITLE_WEIGHT
+    default = {"k1": bm25.K1, "b": bm25.B, "title_weight": bm25.TITLE_WEIGHT}
     for corpus in corpora:
         sqlite_recall: dict[int, float] = {}
         for kind in kinds:
             for held, (params, _) in chosen.items():
-                bm25.TITLE_WEIGHT = params["title_weight"]
+                _set_index(params)
                 with database(kind) as url:
                     svc = services(url)
                     try:
@@ -116,7 +125,7 @@ def run(result: Result) -> None:
                     ratio = r / sqlite_recall[held] if sqlite_recall[held] else 1.0
                     result.add(f"PostgreSQL / SQLite recall@5, {label}", f"{ratio:.3f}x", "SQLite", ratio,
                                ">= 0.98x", ratio >= 0.98, bench=NAME)
-    bm25.TITLE_WEIGHT = default
+    _set_index(default)
     result.notes.append(f"{NAME}: two-fold (A = even, B = odd query index); the grid {GRID} is searched on one fold "
                         "of both data sets at once and the best point by mean recall@5 is measured on the other "
                         "fold through `KnowledgeBase.search` on a migrated database; no embeddings.")

@@ -183,6 +183,9 @@ def _results(found: list[Any]) -> list[dict[str, Any]]:
             for i, h in enumerate(found, 1)]
 
 
+MAX_LINE_CHARS = 8 * 1024 * 1024  # one conversation a line: longer is refused, not read
+
+
 def _read_conversations(path: Path) -> Any:
     """(line, conversation id, [(role, text)], error) per non-blank line of an import-format JSONL file."""
     import datetime as dt
@@ -193,14 +196,19 @@ def _read_conversations(path: Path) -> Any:
     if not path.is_file():
         raise typer.BadParameter(f"{path} is not a file")
     now = dt.datetime.now(dt.UTC)
-    with path.open(encoding="utf-8", errors="replace") as f:
-        for line_no, raw in enumerate(f, 1):
+    with path.open(encoding="utf-8", errors="replace", newline="\n") as f:
+        for line_no, raw in enumerate(iter(lambda: f.readline(MAX_LINE_CHARS + 1), ""), 1):
+            if len(raw) > MAX_LINE_CHARS:  # a huge line (or a binary file) is never read whole into memory
+                while raw and not raw.endswith("\n"):
+                    raw = f.readline(MAX_LINE_CHARS)
+                yield line_no, "", [], f"line over {MAX_LINE_CHARS} characters"
+                continue
             if not raw.strip():
                 continue
             try:
                 conv, messages = parse_record(json.loads(raw), "search", now, Cleaned())
-            except ValueError as e:
-                yield line_no, "", [], f"invalid JSON ({e})"
+            except (ValueError, RecursionError) as e:  # RecursionError: nested too deep
+                yield line_no, "", [], f"invalid JSON ({e if isinstance(e, ValueError) else 'nested too deep'})"
                 continue
             except BadRecord as bad:
                 yield line_no, "", [], bad.reason

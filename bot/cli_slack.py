@@ -102,6 +102,7 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
     ) -> None:
         """Run the bot over HTTP (Events API at /slack/events, /healthz), with the scheduler and the job queue."""
         from bot.app import create_app
+        from bot.kb.startup import start_search
         from bot.server import make_server
         from bot.slack.client import make_web_client
 
@@ -111,6 +112,7 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
                 raise ConfigError("SLACK_SIGNING_SECRET is not set; HTTP mode needs it to verify Slack's requests.")
             client = make_web_client(svc.settings)
             bolt = create_app(svc.settings, svc, client=client)
+            start_search(svc.kb, svc.settings)  # the KB index built in a background thread; the re-ranker
         except FlywheelError as exc:
             raise _fail(exc) from exc
         _verbose(svc.settings.log_format)
@@ -139,6 +141,7 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         from bot.app import create_app
+        from bot.kb.startup import start_search
         from bot.slack.client import make_web_client
 
         try:
@@ -148,6 +151,7 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
                                   "with connections:write.")
             client = make_web_client(svc.settings)
             bolt = create_app(svc.settings, svc, client=client)
+            start_search(svc.kb, svc.settings)  # the KB index built in a background thread; the re-ranker
         except FlywheelError as exc:
             raise _fail(exc) from exc
         _verbose(svc.settings.log_format)

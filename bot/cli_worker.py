@@ -25,6 +25,7 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
             min=1, max=64, help="jobs at once in this process (default: FLYWHEEL_QUEUE_WORKERS)")] = None,
     ) -> None:
         """Run queued jobs until SIGTERM (PostgreSQL; on SQLite `serve`/`run` run them in-process)."""
+        from bot.kb.startup import start_search
         from bot.queue import Runtime, is_postgres
         from bot.queue.pg import ensure_schema, run_worker
         from bot.services.claims import release_process_claims
@@ -35,6 +36,7 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
                 raise ConfigError("flywheel worker needs PostgreSQL (DATABASE_URL=postgresql+psycopg://…). On SQLite, "
                                   "`flywheel serve` and `flywheel run` run the jobs themselves.")
             ensure_schema(svc.settings.database_url)
+            start_search(svc.kb, svc.settings)  # the KB index built in a background thread; the re-ranker
         except FlywheelError as exc:
             raise _fail(exc) from exc
         _verbose(svc.settings.log_format)

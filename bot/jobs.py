@@ -3,7 +3,8 @@
 Each job takes `now` (tests call it directly with a fixed time), owns its units of work through the
 services, and logs and swallows its own exceptions so one failing run never stops the scheduler.
 Exactly once across instances: every job runs under `bot.services.claims.job_claim` (the digest and the
-weekly post take theirs in `bot.slack.digest`).
+weekly post take theirs in `bot.slack.digest`). With a work queue (serve, run) the slow ones (`QUEUED`) are queued
+when they fire and run by a worker (`bot/queue/tasks.py: scheduled`), under the same claims.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -154,8 +156,11 @@ def recurrence_job(services: Services, client: WebClient, *, now: dt.datetime) -
         log.info("recurrence scan already run or running day=%s", day)
         return 0
     posted = 0
+    newest = {r.gap_id: r.conversation_id for r in sorted(found, key=lambda r: as_utc(r.imported_at))}
     for notice in recurrence_notices(services, found):
-        message = build_recurrence_notice(present.recurrence_notice_view(notice)).as_kwargs()
+        view = present.recurrence_notice_view(notice)
+        view = replace(view, **_recurrence_turn(services, notice.gap_id, newest.get(notice.gap_id)))
+        message = build_recurrence_notice(view).as_kwargs()
         try:
             post_message(client, channel=notice.channel, thread_ts=notice.thread_ts, **message)
             posted += 1
@@ -163,6 +168,36 @@ def recurrence_job(services: Services, client: WebClient, *, now: dt.datetime) -
             log.exception("recurrence notice failed gap_id=%r channel=%r", notice.gap_id, notice.channel)
     log.info("recurrence scan since=%s found=%d notices=%d", since.isoformat(), len(found), posted)
     return posted
+
+
+def _recurrence_turn(services: Services, gap_id: int, conversation_id: int | None) -> dict[str, Any]:
+    """The recurrence notice's before/after: the newest conversation's broken turn (the customer's message and the
+    agent's answer), the agent's answer when the fix last passed its replay, the gap's article and latest draft."""
+    from sqlalchemy import select
+
+    from bot.domain import ReplayKind, Verdict
+    from bot.services.authoring import latest_draft
+    from bot.services.digest_focus import focus_turn
+    from bot.services.matching import question_for
+    from storage.models import Article, Conversation, Gap, ReplayRun
+
+    with services.session() as s:
+        gap, conv = s.get(Gap, gap_id), s.get(Conversation, conversation_id) if conversation_id else None
+        if gap is None:
+            return {}
+        passed = s.scalar(select(ReplayRun.after_answer).where(
+            ReplayRun.gap_id == gap_id, ReplayRun.verdict == Verdict.PASS.value,
+            ReplayRun.kind.in_([ReplayKind.PUBLISH.value, ReplayKind.REGRESSION.value])).order_by(ReplayRun.id.desc()))
+        article = s.get(Article, gap.article_id) if gap.article_id else None
+        draft = latest_draft(s, gap_id)
+        turn = {}
+        if conv is not None:
+            messages = list(conv.messages)
+            focus = focus_turn([(m.role, m.text, m.meta or {}) for m in messages])
+            if focus is not None:
+                turn = {"question": question_for(messages, messages[focus].position), "after": messages[focus].text}
+        return {**turn, "before": passed, "article_url": article.external_url if article else None,
+                "draft_id": draft.id if draft else None}
 
 
 @_guarded
@@ -204,6 +239,23 @@ def kb_sync_job(services: Services, client: WebClient, *, now: dt.datetime) -> i
     return done.created + done.updated + done.removed + done.restored
 
 
+# Run as queued jobs when the process has a work queue (the task name is what a queued job stores: never rename).
+QUEUED: dict[str, Job] = {job.__name__: job for job in (digest_job, weekly_stats_job, pull_job, kb_sync_job)}
+
+
+def fire(services: Services, client: WebClient, job: Job, now: dt.datetime) -> None:
+    """What the scheduler runs at a trigger: a queued job (`QUEUED`, with a work queue; one per job and minute
+    while it waits), else the job itself, here."""
+    if services.queue is None or job.__name__ not in QUEUED:
+        job(services, client, now=now)
+        return
+    key = f"{job.__name__}:{as_utc(now):%Y-%m-%dT%H:%M}"
+    try:
+        services.queue.enqueue("scheduled", {"job": job.__name__, "now": now.isoformat()}, key=key)
+    except Exception:  # noqa: BLE001 - the queue is down: the next trigger tries again; the scheduler goes on
+        log.exception("scheduled job not queued job=%s", job.__name__)
+
+
 def _at(hhmm: str) -> tuple[int, int]:
     hour, minute = hhmm.split(":")
     return int(hour), int(minute)
@@ -216,10 +268,10 @@ def build_scheduler(services: Services, client: WebClient) -> BackgroundSchedule
     scheduler = BackgroundScheduler(timezone=tz, job_defaults=dict(JOB_DEFAULTS))
 
     def add(job: Job, trigger: CronTrigger) -> None:
-        def fire() -> None:
-            job(services, client, now=services.clock())
+        def run() -> None:
+            fire(services, client, job, services.clock())
 
-        scheduler.add_job(fire, trigger, id=job.__name__, name=job.__name__, replace_existing=True, **JOB_DEFAULTS)
+        scheduler.add_job(run, trigger, id=job.__name__, name=job.__name__, replace_existing=True, **JOB_DEFAULTS)
 
     hour, minute = _at(settings.digest_time)
     add(digest_job, CronTrigger(day_of_week=settings.digest_days, hour=hour, minute=minute, timezone=tz))

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
         2.0, ge=0, le=3600, description="seconds before a failed job's first retry; doubles each time")
     queue_heartbeat: float = Field(
         10.0, gt=0, le=600, description="a worker's heartbeat; silent for 3x this, its jobs are retried")
+    regression_deadline: float = Field(
+        1800.0, gt=0, le=86400, description="seconds a fanned-out regression run waits for its cases; "
+        "the unfinished ones are then reported as errors")
 
     # Operations (docs/ARCHITECTURE.md, "Running in production")
     log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line")
@@ -132,6 +135,12 @@ class Settings(BaseSettings):
                                  "FLYWHEEL_ZENDESK_LOCALE); one KB article per article and locale")
     kb_sync_full_hours: int = Field(24, ge=1, le=24 * 30, description="a full pass (finds deleted and archived "
                                     "articles) at least this often; the passes between are incremental")
+    # optional semantic re-ranking of KB search (bot/kb/embeddings.py)
+    search_embeddings: Literal["off", "openai"] = Field(
+        "off", description="openai: re-rank the BM25 results with the OpenAI-compatible embeddings endpoint")
+    search_embeddings_model: str = Field("text-embedding-3-small", description="the embeddings model")
+    search_embeddings_weight: float = Field(0.3, ge=0.0, le=1.0, description="the cosine's share of the score")
+    search_rerank_depth: int = Field(20, ge=1, le=200, description="BM25 results re-ranked per search")
 
     credit_opt_out: str = Field(
         "", description="comma-separated user ids never named in the weekly credit; their work still counts"
@@ -150,6 +159,8 @@ class Settings(BaseSettings):
         "admins", description="who may post the digest now: it posts to the whole review channel")
     role_share_replay: str = Field(
         "admins", description="who may share a replay in a channel: it shows a customer conversation to everyone")
+    role_share_stats: str = Field(
+        "admins", description="who may share the stats in a channel (`/flywheel stats share`): it posts there")
     model_calls_per_hour: int = Field(
         60, ge=0, description="per person in Slack: outline, draft, shadow test, replay, regress; 0 = no limit")
     model_calls_burst: int = Field(10, ge=1, le=1000, description="calls a person may make in a row")

@@ -20,6 +20,7 @@ ACTIONS: dict[ActionId, Callable[..., None]] = {
     ActionId.PICK_TURN: actions.handle_pick_turn,
     ActionId.TAKE_GAP: actions.handle_take_gap,
     ActionId.PICK_KIND: actions.handle_pick_kind,
+    ActionId.PICK_TARGET: actions.handle_pick_target,
     ActionId.WRITE_DRAFT: actions.handle_write_draft,
     ActionId.EDIT_OUTLINE: actions.handle_edit_outline,
     ActionId.DISMISS: actions.handle_dismiss,
@@ -58,5 +59,6 @@ def register_handlers(app: Any) -> None:
     app.command(COMMAND)(shows_errors(commands.handle_flywheel_command))
     for action_id, handler in ACTIONS.items():
         app.action(action_id.value)(shows_errors(handler))
+    app.options(ActionId.PICK_TARGET.value)(actions.handle_target_options)  # the target select's options
     for callback_id, handler in VIEW_SUBMISSIONS.items():
         app.view(callback_id.value)(shows_errors(handler))

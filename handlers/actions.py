@@ -14,9 +14,20 @@ from slack_sdk import WebClient
 from bot.blocks import build_conversation_modal, build_draft_messages, build_edit_draft_modal, build_edit_outline_modal
 from bot.blocks.common import mention
 from bot.blocks.models import EditDraftView, EditOutlineView, OverrideView
+from bot.blocks.target import build_target_notice, build_target_options
 from bot.blocks.verdict import build_override_modal
 from bot.errors import InvalidInput
-from bot.services import Services, authoring, conversations, gaps, kb_history, ownership, threads, verdicts
+from bot.services import (
+    Services,
+    authoring,
+    conversations,
+    gaps,
+    help_centre,
+    kb_history,
+    ownership,
+    threads,
+    verdicts,
+)
 from bot.slack.client import open_view
 from handlers import flows, present
 from handlers.ids import (
@@ -30,6 +41,7 @@ from handlers.ids import (
     RetryRef,
     RollbackRef,
     RunRef,
+    TargetRef,
     TurnRef,
     parse_value,
 )
@@ -76,9 +88,11 @@ def handle_take_gap(ack: Ack, body: dict[str, Any], services: Services, client: 
     """'I'll take it': the clicker owns the gap (the same as replying "I'll write this")."""
     ack()
     gap_id = parse_value(body, GapRef).gap_id
-    ownership.take_ownership(services, gap_id=gap_id, user=_user(body))
+    change = ownership.take_ownership(services, gap_id=gap_id, user=_user(body))
     w = flows.where(body)
     flows.update(client, w.channel, w.message_ts, flows.gap_message(services, gap_id))
+    if change.changed:
+        flows.refresh_item(services, client, change.item_id)  # the digest item shows the owner too
 
 
 def handle_pick_kind(ack: Ack, body: dict[str, Any], services: Services, client: WebClient) -> None:
@@ -87,6 +101,28 @@ def handle_pick_kind(ack: Ack, body: dict[str, Any], services: Services, client:
     ownership.set_kind(services, gap_id=ref.gap_id, kind=ref.kind, user=_user(body))
     w = flows.where(body)
     flows.update(client, w.channel, w.message_ts, flows.gap_message(services, ref.gap_id))
+
+
+def handle_pick_target(ack: Ack, body: dict[str, Any], services: Services, client: WebClient) -> None:
+    """The target select: the draft updates the chosen article, or is a new one (as `flywheel gaps target`)."""
+    ack()
+    ref, user = parse_value(body, TargetRef), _user(body)
+    gaps.require_active(services, ref.gap_id)
+    chosen = help_centre.set_target(services, gap_id=ref.gap_id, user=user,
+                                    article=str(ref.article_id) if ref.article_id else None)
+    w = flows.where(body)
+    flows.update(client, w.channel, w.message_ts, flows.gap_message(services, ref.gap_id))
+    choice = present.target_choice(help_centre.target_title(services, chosen)) if chosen else None
+    flows.post(client, w.channel, build_target_notice(ref.gap_id, user, choice), thread_ts=w.thread_ts)
+
+
+def handle_target_options(ack: Ack, body: dict[str, Any], services: Services) -> None:
+    """The target select's options (block_suggestion): candidates, or the KB's matches for what was typed."""
+    blocks = (body.get("message") or {}).get("blocks", [])
+    block: dict[str, Any] = next((b for b in blocks if b.get("block_id") == body.get("block_id")), {})
+    ref = TargetRef.load(((block.get("accessory") or {}).get("initial_option") or {}).get("value"))
+    found = help_centre.target_candidates(services, gap_id=ref.gap_id, query=str(body.get("value") or "")[:200])
+    ack(options=build_target_options(ref.gap_id, [present.target_choice(c) for c in found]))
 
 
 def handle_write_draft(ack: Ack, body: dict[str, Any], services: Services, client: WebClient) -> None:

@@ -25,16 +25,15 @@ from bot.blocks.common import channel_link, esc
 from bot.errors import ConfigError, InvalidInput
 from bot.present import topic_views
 from bot.services import Services, threads
-from bot.services.conversations import resolve, transcript
+from bot.services.conversations import resolve
 from bot.services.digest import local_now
 from bot.services.loop_insights import TOPIC_DAYS, ranked_topics, top_topics
 from bot.services.permissions import Action, require, spend
-from bot.services.regression import run_regressions
-from bot.services.replay import replay
+from bot.services.regression import check_regress
 from bot.slack.digest import post_digest
 from bot.slack.errors import show_error
 from bot.slack.weekly import share_chart, stats_message
-from handlers import flows, present
+from handlers import flows, present, steps
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +48,7 @@ class Invocation:
     user: str
     command: str
     channel: str = ""  # where the command was typed (`share` posts there)
+    response_url: str = ""  # where a queued answer goes (`flows.answer_later`)
 
     @property
     def args(self) -> list[str]:
@@ -62,7 +62,7 @@ def parse(command: dict[str, Any]) -> Invocation:
         words = words[:-1]
     sub = words[0].lower() if words else "help"
     return Invocation(sub, " ".join(words[1:]), share, command.get("user_id", ""), command.get("command", "/flywheel"),
-                      command.get("channel_id", ""))
+                      command.get("channel_id", ""), command.get("response_url", ""))
 
 
 def _help(services: Services, client: WebClient, inv: Invocation) -> Message:
@@ -75,8 +75,7 @@ def _stats(services: Services, client: WebClient, inv: Invocation) -> Message:
     if period not in ("week", "month"):
         raise InvalidInput(f"`{inv.command} stats` takes `week` or `month`.")
     if inv.share:  # the report goes to the channel, and the chart with it
-        require(services, inv.user, Action.DIGEST_NOW)  # posting into a channel, as `digest now`
-        share_chart(services, client, channel=inv.channel)
+        share_chart(services, client, channel=inv.channel, user=inv.user)  # role-checked: FLYWHEEL_ROLE_SHARE_STATS
     return stats_message(services, client, period="month" if period == "month" else "week")
 
 
@@ -118,25 +117,27 @@ def _search(services: Services, client: WebClient, inv: Invocation) -> Message:
     return present.search_message(inv.rest, services.kb.search(inv.rest, SEARCH_HITS))
 
 
-def _replay(services: Services, client: WebClient, inv: Invocation) -> Message:
+def _replay(services: Services, client: WebClient, inv: Invocation) -> Message | None:
     if not inv.args:
         raise InvalidInput(f"Which conversation? `{inv.command} replay <conversation>`")
     if inv.share:
         require(services, inv.user, Action.SHARE_REPLAY)  # it shows a customer conversation to the channel
     conversation_id = resolve(services, inv.args[0])
     spend(services, inv.user, "replay the conversation")
-    outcome = replay(services, conversation_id=conversation_id, with_judge=False, actor=inv.user)
-    ref, _ = transcript(services, conversation_id)
-    return present.replay_message(ref, outcome)
+    payload = {"conversation_id": conversation_id, "user": inv.user, "share": inv.share,
+               "response_url": inv.response_url}
+    return flows.answer_later(services, "command-replay", payload,
+                              lambda: steps.replay_answer(services, conversation_id=conversation_id, user=inv.user))
 
 
-def _regress(services: Services, client: WebClient, inv: Invocation) -> Message:
-    results = run_regressions(services, actor=inv.user)
-    flows.announce_broken(client, results)
-    return present.regress_message(results)
+def _regress(services: Services, client: WebClient, inv: Invocation) -> Message | None:
+    check_regress(services, inv.user)  # the role and the model call, here: a queued run does not check again
+    payload = {"user": inv.user, "share": inv.share, "response_url": inv.response_url}
+    return flows.answer_later(services, "command-regress", payload,
+                              lambda: steps.regress_answer(services, client, user=inv.user))
 
 
-Run = Callable[[Services, WebClient, Invocation], Message]
+Run = Callable[[Services, WebClient, Invocation], Message | None]  # None: answered by a queued job
 # subcommand → (function, the "working on it" line of those that need the database or a model)
 SUBCOMMANDS: dict[str, tuple[Run, str | None]] = {
     "help": (_help, None),
@@ -170,13 +171,15 @@ def handle_flywheel_command(
 def answer(inv: Invocation, respond: Respond, services: Services, client: WebClient, context: BoltContext) -> None:
     """Run the subcommand and answer through the response_url; errors go to the one error renderer."""
     run = SUBCOMMANDS.get(inv.sub, (None, None))[0]
+    msg: Message | None
     try:
         if run is None:
             names = " · ".join(f"`{name}`" for name in SUBCOMMANDS)
             msg = present.notice(f"I don't know `{esc(inv.sub, 40)}`. Try {names} (`{esc(inv.command, 32)} help`).")
         else:
             msg = run(services, client, inv)
-        respond(response_type="in_channel" if inv.share else "ephemeral", **msg.as_kwargs())
+        if msg is not None:  # None: a queued job answers through the response_url
+            respond(response_type="in_channel" if inv.share else "ephemeral", **msg.as_kwargs())
     except Exception as exc:  # noqa: BLE001 - after the ack: shown to the user and logged by show_error
         show_error(exc, context, client)
         return

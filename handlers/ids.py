@@ -1,7 +1,7 @@
 """Every Block Kit id in one place: `ActionId`, `ViewId`, `InputId`, and the pydantic models carried in
 button values / option values / `private_metadata` (`ItemRef`, `GapRef`, `DraftRef`, `JoinRef`,
-`NewGapRef`, `TurnRef`, `KindRef`, `RetryRef`, `RunRef`, `RollbackRef`, `ThreadMeta`), each with `.dump()` and
-`.load(raw)`.
+`NewGapRef`, `TurnRef`, `KindRef`, `TargetRef`, `RetryRef`, `RunRef`, `RollbackRef`, `ThreadMeta`), each with
+`.dump()` and `.load(raw)`.
 
 Handlers import them from here. The definitions live in `bot/blocks/ids.py` so that the pure
 builders can use them without importing the `handlers` package (its `__init__` imports the
@@ -24,6 +24,7 @@ from bot.blocks.ids import (
     RetryRef,
     RollbackRef,
     RunRef,
+    TargetRef,
     ThreadMeta,
     TurnRef,
     ViewId,
@@ -46,6 +47,7 @@ __all__ = [
     "RetryRef",
     "RollbackRef",
     "RunRef",
+    "TargetRef",
     "ThreadMeta",
     "TurnRef",
     "ViewId",

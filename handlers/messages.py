@@ -38,6 +38,10 @@ def _str(s: Any) -> str | None:
     return s if isinstance(s, str) and s else None
 
 
+def _dict(d: Any) -> dict[str, Any]:
+    return d if isinstance(d, dict) else {}
+
+
 def is_thread_reply(event: dict[str, Any]) -> bool:
     """A person's reply in a thread: a plain reply (or broadcast), not a bot, not the thread's parent."""
     thread_ts, text = event.get("thread_ts"), event.get("text")
@@ -82,11 +86,13 @@ def handle_reply(event: dict[str, Any], services: Services, client: WebClient) -
     kind, note = notes.classify(_decode(client, event["text"]))
     if kind == ReplyKind.OWN:
         try:
-            ownership.take_ownership(services, gap_id=gap_id, user=user)
+            owned = ownership.take_ownership(services, gap_id=gap_id, user=user)
         except IllegalTransition:
             log.info("owner claim on a closed gap ignored gap_id=%r ts=%r", gap_id, ts)
             return
         set_reaction(client, channel=channel, ts=ts, name=OWNER_EMOJI)
+        if owned.changed:
+            flows.refresh_item(services, client, owned.item_id)  # the digest item shows the owner too
     elif kind == ReplyKind.NOTE:
         change = notes.add_reply(services, gap_id=gap_id, author=user, ts=ts, text=note)
         if change.change == Change.UNCHANGED:  # the same reply delivered twice (Slack's retry, another instance)
@@ -103,7 +109,7 @@ def handle_reply(event: dict[str, Any], services: Services, client: WebClient) -
 def handle_reply_edited(event: dict[str, Any], services: Services, client: WebClient) -> None:
     """message_changed: `message` is the reply as it is now (`edited` set by a person's edit; without it the
     change is Slack's own, e.g. a parent's reply count), `previous_message` as it was."""
-    msg, before = event.get("message") or {}, event.get("previous_message") or {}
+    msg, before = _dict(event.get("message")), _dict(event.get("previous_message"))
     channel, ts = _str(event.get("channel")), _str(msg.get("ts") or before.get("ts"))
     thread_ts = _str(msg.get("thread_ts") or before.get("thread_ts"))
     if msg.get("bot_id") or not msg.get("edited") or channel is None or ts is None or thread_ts is None:

@@ -17,7 +17,6 @@ from bot.blocks.common import (
     excerpt,
     fields_section,
     header,
-    mention,
     message,
     quote,
     section,
@@ -25,9 +24,12 @@ from bot.blocks.common import (
 from bot.blocks.models import (
     AgentTurnChoice,
     CollateralView,
+    ConflictLinesView,
+    ConflictView,
     ConversationView,
     DigestSummary,
     DraftView,
+    ErrorView,
     FlagView,
     GapSummary,
     HomeView,
@@ -35,14 +37,20 @@ from bot.blocks.models import (
     OutlineSectionView,
     OutlineView,
     StatsNumbers,
+    TargetChoice,
     TopicView,
     TurnView,
     VerdictView,
 )
+from bot.blocks.notices import build_error_message
+from bot.blocks.target import build_conflict_message
 from bot.domain import Role
+from bot.errors import FlywheelError
 from bot.kb.search import Hit
+from bot.kb.sync_merge import UpdateConflict
 from bot.llm.base import Outline
 from bot.services.gaps import GapMatch
+from bot.services.help_centre import ArticleConflict, TargetCandidate
 from bot.services.insight import GapDetail
 from bot.services.regression import RegressionResult
 from bot.services.replay import ReplayOutcome
@@ -79,7 +87,12 @@ def outline_view(outline: Outline | None, provider: str | None = None) -> Outlin
         required_facts=tuple(outline.required_facts),
         questions=tuple(outline.questions_for_experts),
         provider=provider,
+        update_article_id=outline.update_article_ids[0] if outline.update_article_ids else None,
     )
+
+
+def target_choice(candidate: TargetCandidate) -> TargetChoice:
+    return TargetChoice(article_id=candidate.article_id, title=candidate.title)
 
 
 def match_view(match: GapMatch, *, conversation_id: int, user: str, item_id: int | None) -> MatchView:
@@ -129,6 +142,23 @@ def conversation_view(
         conversation_id=conversation_id, conversation_ref=ref,
         turns=tuple(TurnView(p, role, text) for p, role, text in turns), flagged_position=flagged_position,
     )
+
+
+def conflict_view(conflict: UpdateConflict, *, gap_id: int) -> ConflictView:
+    title, url = ((conflict.title, conflict.url) if isinstance(conflict, ArticleConflict)
+                  else (f"article #{conflict.article_id}", None))
+    return ConflictView(gap_id=gap_id, article_id=conflict.article_id, article_title=title, article_url=url,
+                        conflicts=tuple(ConflictLinesView(tuple(c.base), tuple(c.theirs), tuple(c.ours))
+                                        for c in conflict.conflicts))
+
+
+def failure_message(exc: FlywheelError, *, retry: str | None, gap_id: int | None, draft_id: int | None) -> Message:
+    """What a slow step shows in place of its placeholder when it is refused: a publish the help centre's edits
+    refused is the conflict message (its lines, and *Rewrite from the help centre*); anything else the user-safe
+    error, with a retry button when trying again can help."""
+    if isinstance(exc, UpdateConflict) and gap_id is not None:
+        return build_conflict_message(conflict_view(exc, gap_id=gap_id))
+    return build_error_message(ErrorView(message=exc.message, retry_action=retry, gap_id=gap_id, draft_id=draft_id))
 
 
 # --- lists and the Home tab -------------------------------------------------------------------------
@@ -215,11 +245,3 @@ def regress_message(results: Sequence[RegressionResult]) -> Message:
     return message(f"Regression suite: {passing}/{len(results)} passing, {len(broke)} broke", [section(text)])
 
 
-def regression_broke_notice(result: RegressionResult) -> Message:
-    """Posted in the broken gap's own thread, mentioning who fixed it."""
-    verdict = esc(result.verdict or "no verdict", 20)
-    return notice(
-        f":rotating_light: {mention(result.fixed_by)}, the regression check of *gap #{result.gap_id}* broke "
-        f"(now {verdict}): a later change to the knowledge base undid the fix. The gap is open again; "
-        "edit the draft and publish again."
-    )

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from bot.blocks import (
+    Message,
     build_digest_header,
     build_digest_item,
     build_draft_messages,
@@ -21,6 +22,8 @@ from bot.blocks.insights import build_recurrence_notice, build_weekly_message
 from bot.blocks.models import (
     AgentTurnChoice,
     CollateralView,
+    ConflictLinesView,
+    ConflictView,
     CostView,
     CreditView,
     DigestHeaderView,
@@ -37,12 +40,14 @@ from bot.blocks.models import (
     RegressionNoticeView,
     StatsNumbers,
     StatsView,
+    TargetChoice,
     TopicView,
     VerdictView,
     WaitingLine,
     WeeklyInsightsView,
 )
 from bot.blocks.notices import build_regression_notice
+from bot.blocks.target import build_conflict_message, build_target_notice, build_target_options
 from bot.blocks.verdict import build_override_notice
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "SLACK_MESSAGES.md"
@@ -57,7 +62,8 @@ def steps() -> list[tuple[str, object]]:
                     flagged_position=3, owner="UBEN0002", kind="missing", notes_count=1)
     outline = OutlineView(title="Missed garbage collection: who to call", summary="The agent had no article on it.",
                           sections=(OutlineSectionView("Answer", (FACT,)),), required_facts=(FACT,),
-                          questions=("Does the same-day return trip also apply to recycling?",), provider="offline")
+                          questions=("Does the same-day return trip also apply to recycling?",), provider="offline",
+                          update_article_id=64)
     return [
         ("1. The daily digest header (review channel; Monday to Friday by default)", build_digest_header(
             DigestHeaderView(day="2026-11-23", count=8, risk_count=6,
@@ -69,8 +75,8 @@ def steps() -> list[tuple[str, object]]:
             reason="The agent said it didn't know", total_turns=9, reference="Zendesk #8812",
             url="https://acme.zendesk.com/agent/tickets/8812", focus=1,
             excerpt_turns=(("user", Q), ("agent", DONT_KNOW), ("human", FACT))))),
-        ("3. After a 📚 reaction: who flagged, the owner, the turn, the kind, the suggested outline and how to add "
-         "notes (in the item's thread)",
+        ("3. After a 📚 reaction: who flagged, the owner, the turn, the kind, the suggested outline, the article the "
+         "draft updates (a select: change it, or “New article”) and how to add notes (in the item's thread)",
          build_gap_message(flag, outline)),
         ("4. The draft (after teammates' replies and “Write draft”)", build_draft_messages(DraftView(
             gap_id=12, draft_id=30, title=outline.title, body=f"{FACT}\n\n## Sources\n- conversation ticket-8812",
@@ -99,10 +105,12 @@ def steps() -> list[tuple[str, object]]:
                                    gap_links=((12, "https://example.slack.com/archives/C0REVIEW/p1764000000000100"),)),
                          TopicView(topic_id=9, label="refund, credit card", open_gap_ids=(9,), gap_count=1,
                                    conversations=17, went_wrong=3, escalated=2, impact=20))))),
-        ("7. A fix that did not hold in the real world (in the gap's original thread)",
+        ("7. A fix that did not hold in the real world (in the gap's original thread): the newest conversation's "
+         "broken turn beside the answer when the fix was verified",
          build_recurrence_notice(RecurrenceNoticeView(
              gap_id=12, gap_title=outline.title, fixed_by="UANA0001",
-             items=(RecurrenceItem("ticket-9120", "2026-11-27", ("escalated",)),)))),
+             items=(RecurrenceItem("ticket-9120", "2026-11-27", ("escalated",)),), question=Q, before=FACT,
+             after=DONT_KNOW, article_url="https://help.example.gov/articles/missed-collection", draft_id=30))),
         ("8. A shadow test that fixes the question but breaks another answer (not a clean pass)",
          build_verdict_message(VerdictView(
              gap_id=12, verdict="collateral", before=DONT_KNOW, after=FACT, question=Q, confidence=1.0, kind="shadow",
@@ -124,6 +132,18 @@ def steps() -> list[tuple[str, object]]:
              changes=("KB changed since last pass (rev 64 -> 66: articles #64)",), article_title=outline.title,
              article_url="https://help.example.gov/articles/missed-collection", draft_id=30,
              rollback_article_id=64, rollback_from=2, rollback_title="Collection schedule"))),
+        ("11. The article select's options (the bot's answer when it opens, or to what a person types)",
+         build_target_options(12, (TargetChoice(64, "Collection schedule"), TargetChoice(71, "Bulk item pickup")))),
+        ("12. After a person chose the article (in the thread): the next draft starts from its current text",
+         build_target_notice(12, "UBEN0002", TargetChoice(64, "Collection schedule"))),
+        ("13. A publish refused because the docs team edited the same lines in the help centre (nothing published)",
+         build_conflict_message(ConflictView(
+             gap_id=12, article_id=64, article_title="Collection schedule",
+             article_url="https://acme.zendesk.com/hc/en-us/articles/360001", conflicts=(ConflictLinesView(
+                 base=("Call before 12 noon for a return trip.",),
+                 theirs=("Call before 11 a.m. for a return trip the same day.",),
+                 ours=("Call Republic Services at (800) 320-8077 before 12 noon for a return trip the same day.",)),
+             )))),
     ]
 
 
@@ -132,6 +152,11 @@ def render() -> str:
              "Generated from the real Block Kit builders by `scripts/render_slack_examples.py` (a test checks it",
              "is current). Paste any `blocks` array into Slack's Block Kit Builder to see it rendered.", ""]
     for title, message in steps():
+        if isinstance(message, list):  # not a message: a payload the bot answers with (select options)
+            parts += [f"## {title}", "", "```json", json.dumps({"options": message}, indent=2, ensure_ascii=False),
+                      "```", ""]
+            continue
+        assert isinstance(message, Message)
         parts += [f"## {title}", "", f"Notification text: “{message.text}”", "", "```json",
                   json.dumps([b.to_dict() for b in message.blocks], indent=2, ensure_ascii=False), "```", ""]
     return "\n".join(parts)

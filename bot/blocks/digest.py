@@ -102,9 +102,10 @@ def excerpt_lines(view: DigestItemView) -> str:
 def status_line(view: DigestItemView) -> str | None:
     who = mention(view.reviewed_by) if view.reviewed_by else None
     gap = f" · gap #{view.gap_id}" if view.gap_id else ""
+    owner = f" · :writing_hand: owner {mention(view.owner)}" if view.gap_id and view.owner else ""
     if view.status == "flagged":
         flag = emoji(view.flag_emoji, "books")
-        return f"{flag} Flagged as a knowledge gap by {who or 'a teammate'}{gap} (see thread)"
+        return f"{flag} Flagged as a knowledge gap by {who or 'a teammate'}{gap}{owner} (see thread)"
     if view.status == "looks_good":
         return f"{emoji(view.ok_emoji, 'white_check_mark')} Looks good to {who or 'a teammate'}"
     if view.status == "fixed":

@@ -26,6 +26,7 @@ from bot.blocks.common import (
 )
 from bot.blocks.ids import ActionId, GapRef, JoinRef, KindRef, NewGapRef, TurnRef
 from bot.blocks.models import AgentTurnChoice, FlagView, MatchView, OutlineView
+from bot.blocks.target import target_block
 from bot.redact import redact
 
 CLOSED_STATES = {"published", "verified", "dismissed"}
@@ -148,6 +149,8 @@ def build_gap_message(
         blocks.append(context(f":hourglass_flowing_sand: {esc(progress or 'Drafting an outline…', 200)}"))
     else:
         blocks.extend(_outline_blocks(outline))
+        if flag.state not in CLOSED_STATES:
+            blocks.append(target_block(flag.gap_id, outline.update_article_id))
         notes = f"{flag.notes_count} note{'s' if flag.notes_count != 1 else ''} so far" if flag.notes_count \
             else "no notes yet"
         by = f" · outline by {esc(outline.provider, 60)}" if outline.provider else ""

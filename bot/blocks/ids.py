@@ -38,6 +38,7 @@ class ActionId(StrEnum):
     NEW_GAP = "new_gap"  # "matches gap #12": open a separate gap anyway
     TAKE_GAP = "take_gap"  # "I'll take it": the clicker becomes the gap's owner
     PICK_KIND = "pick_kind"  # static_select; option values are KindRef
+    PICK_TARGET = "pick_target"  # external_select: which article the draft updates, or a new one (TargetRef)
     # draft
     EDIT_DRAFT = "edit_draft"
     TEST_DRAFT = "test_draft"  # shadow replay
@@ -178,6 +179,14 @@ class KindRef(Ref):
     max_chars: ClassVar[int] = OPTION_VALUE_MAX
     gap_id: int = _id()
     kind: str = Field(min_length=1, max_length=20, pattern=r"^[a-z]+$")
+
+
+class TargetRef(Ref):
+    """An external_select option value: the article a gap's draft updates (None: a new article)."""
+
+    max_chars: ClassVar[int] = OPTION_VALUE_MAX
+    gap_id: int = _id()
+    article_id: int | None = _opt_id()
 
 
 class RetryRef(Ref):

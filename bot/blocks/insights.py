@@ -33,6 +33,7 @@ from bot.blocks.models import (
     TopicView,
     WeeklyInsightsView,
 )
+from bot.blocks.notices import fix_buttons, turn_blocks
 from bot.blocks.stats import cost_blocks, stats_blocks, stats_text
 
 MAX_TOPICS = 10  # in /flywheel gaps topics
@@ -172,9 +173,16 @@ def build_recurrence_notice(view: RecurrenceNoticeView) -> Message:
         lines = "\n".join(f"• {_came_back(i)}" for i in items[:MAX_RECURRENCES])
         more = f"\n_…and {len(items) - MAX_RECURRENCES} more_" if len(items) > MAX_RECURRENCES else ""
         text = f":recycle: This came back {len(items)} times{who}\n{lines}{more}"
-    blocks: list[Block] = [section(text), context(
+    blocks: list[Block] = [section(text)]
+    if view.after or view.question:  # the newest one's broken turn, as the regression notice shows it
+        blocks += turn_blocks(view.question, view.before, view.after, then="When the fix was verified",
+                              now=f"In {items[-1].conversation_ref}" if items else "Now")
+    blocks.append(context(
         f"After gap #{view.gap_id}{title} was fixed and verified, conversations on its topic still went wrong. "
-        "Replay one with `/flywheel replay <conversation>`, or flag it from the digest to reopen the work.")]
+        "Replay one with `/flywheel replay <conversation>`, or flag it from the digest to reopen the work."))
+    buttons = fix_buttons(view.gap_id, view.article_url, view.draft_id)
+    if buttons:
+        blocks.append(actions(*buttons, block_id=f"recurrence-{view.gap_id}"))
     return message(f"Gap #{view.gap_id} came back: {_plural(len(items), 'conversation')} still went wrong", blocks)
 
 

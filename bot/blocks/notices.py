@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import Block, ButtonElement
 
 from bot.blocks.common import (
     Message,
@@ -73,32 +73,48 @@ def build_help_message(
     return message(text, blocks)
 
 
+def turn_blocks(question: str | None, before: str | None, after: str | None, *, then: str, now: str = "Now"
+                ) -> list[Block]:
+    """The broken turn: what the customer asked, then the agent's answer then and now, side by side (redacted,
+    escaped, shortened)."""
+    blocks: list[Block] = []
+    if question:
+        blocks.append(section(f"*Customer asked*\n{quote(excerpt(question, 500))}"))
+    was = quote(excerpt(before, 900)) if before else "_(not recorded)_"
+    is_ = quote(excerpt(after, 900)) if after else "_(no answer)_"
+    blocks.append(fields_section([f"*{esc(then, 40)}*\n{was}", f"*{esc(now, 40)}*\n{is_}"]))
+    return blocks
+
+
+def fix_buttons(gap_id: int, article_url: str | None, draft_id: int | None) -> list[ButtonElement]:
+    """The ways out of a fix that no longer holds: open the article, edit the gap's draft and retry."""
+    buttons = []
+    if safe_url(article_url):
+        buttons.append(button(":page_facing_up: Open the article", ActionId.OPEN_LINK, url=article_url))
+    if draft_id is not None:
+        ref = DraftRef(gap_id=gap_id, draft_id=draft_id).dump()
+        buttons.append(button(":pencil2: Edit and retry", ActionId.EDIT_AND_RETRY, ref, style="primary"))
+    return buttons
+
+
 BROKE_VERDICTS = {"fail": "fails", "unclear": "is unclear", "collateral": "passes, but another answer got worse"}
 
 
 def build_regression_notice(view: RegressionNoticeView) -> Message:
-    """In a verified gap's thread: its nightly replay no longer passes. The broken turn's answer when it last
+    """In a verified gap's thread: its regression replay (nightly, after a publish, or /flywheel regress) no
+    longer passes. The broken turn's answer when it last
     passed and now (redacted, escaped, shortened), what changed, and the three ways out: open the article,
     edit and retry (the draft modal), roll back the article that changed."""
     verdict = BROKE_VERDICTS.get(view.verdict or "", "gave no verdict")
     who = f" {mention(view.fixed_by)}," if view.fixed_by else ""
     article = f" ({link(view.article_url, view.article_title)})" if view.article_title else ""
     blocks: list[Block] = [section(
-        f":rotating_light:{who} the nightly regression replay of *gap #{view.gap_id}*{article} {verdict} now. "
+        f":rotating_light:{who} the regression replay of *gap #{view.gap_id}*{article} {verdict} now. "
         "The fix no longer holds, so the gap is back to failed.")]
-    if view.question:
-        blocks.append(section(f"*Customer asked*\n{quote(excerpt(view.question, 500))}"))
-    before = quote(excerpt(view.before, 900)) if view.before else "_(not recorded)_"
-    after = quote(excerpt(view.after, 900)) if view.after else "_(no answer)_"
-    blocks.append(fields_section([f"*When it passed*\n{before}", f"*Now*\n{after}"]))
+    blocks += turn_blocks(view.question, view.before, view.after, then="When it passed")
     if view.changes:
         blocks.append(context(f"What changed since it passed: {'; '.join(esc(c, 200) for c in view.changes[:4])}"))
-    buttons = []
-    if safe_url(view.article_url):
-        buttons.append(button(":page_facing_up: Open the article", ActionId.OPEN_LINK, url=view.article_url))
-    if view.draft_id is not None:
-        ref = DraftRef(gap_id=view.gap_id, draft_id=view.draft_id).dump()
-        buttons.append(button(":pencil2: Edit and retry", ActionId.EDIT_AND_RETRY, ref, style="primary"))
+    buttons = fix_buttons(view.gap_id, view.article_url, view.draft_id)
     if view.rollback_article_id is not None and (view.rollback_from or 0) > 1:
         version = view.rollback_from or 0
         ref = RollbackRef(article_id=view.rollback_article_id, from_version=version, to_version=version - 1,
@@ -109,4 +125,4 @@ def build_regression_notice(view: RegressionNoticeView) -> Message:
         buttons.append(button(f":rewind: Roll back “{title}” to v{version - 1}", ActionId.ROLLBACK, ref, confirm=sure))
     if buttons:
         blocks.append(actions(*buttons, block_id=f"regression-{view.gap_id}"))
-    return message(f"Nightly regression: gap #{view.gap_id} {verdict} now.{who.rstrip(',')}", blocks)
+    return message(f"Regression: gap #{view.gap_id} {verdict} now.{who.rstrip(',')}", blocks)

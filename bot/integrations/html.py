@@ -6,7 +6,10 @@
   keep only http(s) and relative sources. Entities written in the text are read as CommonMark reads them.
 - `html_to_markdown`: markdownify (over BeautifulSoup) for articles synced from a help centre: headings,
   lists, emphasis, links, images and tables become Markdown, not tags shown as text; scripts, styles and
-  embedded frames are dropped with their content.
+  embedded frames are dropped with their content; links and images keep only the targets `markdown_to_html`
+  keeps (a `javascript:` link becomes its text, a `data:` image its alt text), so the KB, the agent's context
+  and a later publish never carry them; tags nested deeper than `MAX_DEPTH` become their text (a hostile
+  page of 500 nested `<div>`s used to raise RecursionError and stop the whole sync).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bs4 import BeautifulSoup
+from bs4.element import NavigableString, Tag
 from markdown_it import MarkdownIt
 from markdownify import MarkdownConverter
 
@@ -23,6 +27,7 @@ _SAFE_LINK = re.compile(r"^(https?://|mailto:|/|#)", re.IGNORECASE)
 _SAFE_IMAGE = re.compile(r"^(https?://|/)", re.IGNORECASE)
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
 _DROPPED = ("script", "style", "iframe", "object", "embed", "noscript", "template")
+MAX_DEPTH = 40  # deeper tags become their text: markdownify recurses a few frames per level
 
 
 def _safe(url: str, pattern: re.Pattern[str]) -> bool:
@@ -76,16 +81,40 @@ def markdown_to_html(text: str) -> str:
 
 
 class _Converter(MarkdownConverter):
-    pass
+    def convert_a(self, el: Any, text: str, parent_tags: Any) -> str:
+        if not _safe(str(el.get("href") or ""), _SAFE_LINK):
+            return text
+        return str(super().convert_a(el, text, parent_tags))  # type: ignore[misc]
+
+    def convert_img(self, el: Any, text: str, parent_tags: Any) -> str:
+        src = str(el.get("src") or "")
+        if src.startswith("//") or not _safe(src, _SAFE_IMAGE):
+            return str(el.get("alt") or "")
+        return str(super().convert_img(el, text, parent_tags))  # type: ignore[misc]
 
 
-def html_to_markdown(html: str | None) -> str:
+def _flatten(soup: BeautifulSoup, limit: int = MAX_DEPTH) -> None:
+    """Tags deeper than `limit` become their text (without recursion: get_text walks the tree in a loop)."""
+    stack: list[tuple[Tag, int]] = [(soup, 0)]
+    while stack:
+        node, depth = stack.pop()
+        for child in list(node.children):
+            if not isinstance(child, Tag):
+                continue
+            if depth >= limit:
+                child.replace_with(NavigableString(child.get_text(" ")))
+            else:
+                stack.append((child, depth + 1))
+
+
+def html_to_markdown(html: object) -> str:
     """A help centre's article HTML → Markdown (see the module's docstring)."""
-    if not html or not html.strip():
+    if not isinstance(html, str) or not html.strip():  # a vendor may send null, a number, a list
         return ""
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup.find_all(list(_DROPPED)):
         tag.decompose()
+    _flatten(soup)
     text = _Converter(heading_style="ATX", bullets="-", strong_em_symbol="*", escape_misc=False).convert_soup(soup)
     text = re.sub(r"[ \t]+\n", "\n", str(text))
     return re.sub(r"\n{3,}", "\n\n", text).strip()

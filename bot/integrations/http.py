@@ -8,12 +8,17 @@
   connection that never opened; otherwise the error says it may have been applied.
 - 401/403/404/other 4xx: no retry; a user-safe message with a hint at the setting to check.
 - Redirects are not followed (they could carry the credentials to another host).
+- A body is read in pieces, at most `max_response_bytes` (64 MiB) and for at most `body_deadline` seconds in all
+  (a server that trickles a byte at a time never trips the per-read timeout): over either, a non-retryable
+  error. `Pages` guards a vendor's pagination: a next-page link or cursor seen twice (a loop) or more than
+  `MAX_PAGES` pages stop the pass with an error instead of looping for ever.
 Logs carry the vendor, method, path and status: never a header, a token, a query or a body.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json as _json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -27,6 +32,9 @@ from bot.errors import FlywheelError
 
 log = logging.getLogger(__name__)
 
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+MAX_PAGES = 10_000
+_PIECE = 64 * 1024
 ErrorFactory = Callable[..., FlywheelError]  # (message, *, retryable) -> the connector's typed error
 
 
@@ -90,8 +98,12 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        body_deadline: float | None = None,
     ) -> None:
         self.vendor, self.base_url, self.timeout = vendor, base_url.rstrip("/"), timeout
+        self.max_response_bytes = max_response_bytes
+        self.body_deadline = body_deadline if body_deadline is not None else max(60.0, timeout * 6)
         self.error, self.retry, self.hints, self.sleep, self.clock = error, retry, dict(hints or {}), sleep, clock
         self.session = session or requests.Session()
         self.session.headers.update({"Accept": "application/json", "User-Agent": "flywheel-bot"})
@@ -128,7 +140,8 @@ class HttpClient:
             extra = {**(headers or {}), **(sign() if sign else {})}  # re-signed on every attempt
             try:
                 resp = self.session.request(method, url, json=json, data=data, params=params, headers=extra,
-                                            timeout=self.timeout, allow_redirects=False)
+                                            timeout=self.timeout, allow_redirects=False, stream=True)
+                self._load(resp, where)
             except requests.ConnectTimeout:
                 self._again(attempt, None, f"{self.vendor} could not be reached within {self.timeout:g} s.", where)
             except (requests.Timeout, requests.ConnectionError) as exc:
@@ -155,6 +168,30 @@ class HttpClient:
                 else:
                     raise self._refused(status, resp, where)
             attempt += 1
+
+    def _load(self, resp: requests.Response, where: str) -> None:
+        """Read the body (see the module's docstring); over the size or the time bound, close and raise."""
+        cap, started = self.max_response_bytes, time.monotonic()
+        declared = resp.headers.get("Content-Length", "")
+        pieces, total = [], 0
+        if not (declared.isdigit() and int(declared) > cap):
+            for piece in resp.iter_content(_PIECE):
+                total += len(piece)
+                if total > cap:
+                    break
+                if time.monotonic() - started > self.body_deadline:
+                    resp.close()
+                    log.warning("%s %s: the answer took over %.0f s; stopped", self.vendor, where, self.body_deadline)
+                    raise self.error(f"{self.vendor} took too long to send its answer; try again later.",
+                                     retryable=True)
+                pieces.append(piece)
+        if total > cap or (declared.isdigit() and int(declared) > cap):
+            resp.close()
+            log.warning("%s %s: the answer is over %d bytes; stopped", self.vendor, where, cap)
+            raise self.error(f"{self.vendor} sent an answer over {cap} bytes; Flywheel stopped reading it.",
+                             retryable=False)
+        resp._content = b"".join(pieces)  # what `resp.json()` and `resp.text` read
+        resp._content_consumed = True  # type: ignore[attr-defined]
 
     def _again(self, attempt: int, wait: float | None, message: str, where: str) -> None:
         """Sleep before the next attempt, or raise a retryable error when the bound is reached."""
@@ -185,14 +222,33 @@ class HttpClient:
         return self.error(f"{self.vendor} rejected the request (HTTP {status}{_code(resp)}).{hint}", retryable=False)
 
     def json(self, resp: requests.Response) -> dict[str, Any]:
-        try:
-            body = resp.json()
-        except ValueError:
+        try:  # invalid UTF-8 (one bad byte in one article) is replaced, not a reason to stop a whole pass
+            body = _json.loads(resp.content.decode("utf-8", "replace").removeprefix("\ufeff"))
+        except (ValueError, RecursionError):
             body = None
         if not isinstance(body, dict):
             raise self.error(f"{self.vendor} answered HTTP {resp.status_code} without a JSON object.",
                              retryable=False)
         return body
+
+
+class Pages:
+    """A vendor's pagination, followed safely: `follow(token)` before each next page (a link, a cursor, a page
+    token); one already followed (a loop: `next_page` pointing back) or more than `limit` pages raise the
+    connector's error instead of paging for ever."""
+
+    def __init__(self, vendor: str, error: ErrorFactory, *, limit: int = MAX_PAGES) -> None:
+        self.vendor, self.error, self.limit, self.seen = vendor, error, limit, set[str]()
+
+    def follow(self, token: object) -> None:
+        key = token if isinstance(token, str) else _json.dumps(token, sort_keys=True, default=str)
+        if key in self.seen:
+            log.warning("%s sent a next page already read; stopped", self.vendor)
+            raise self.error(f"{self.vendor} sent a next-page link already read (a pagination loop); stopped.",
+                             retryable=False)
+        if len(self.seen) >= self.limit:
+            raise self.error(f"{self.vendor} sent more than {self.limit} pages; stopped.", retryable=False)
+        self.seen.add(key)
 
 
 def _code(resp: requests.Response) -> str:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from bot.integrations.http import HttpClient, SourceError
+from bot.integrations.http import HttpClient, Pages, SourceError
 from bot.integrations.settings import IntegrationSettings, split_ids
 from bot.integrations.source_base import DAY, Batch, PullFilter, Refused, plain
 
@@ -46,7 +46,9 @@ class IntercomSource:
         state = json.loads(cursor) if cursor else {"since": now - self.backfill_days * DAY}
         since, after = int(state["since"]), state.get("after")
         started, high = int(state.get("started", now)), int(state.get("high", since))
+        guard, restarted = Pages("Intercom", SourceError), False  # a starting_after already read stops the pull
         while True:
+            guard.follow(after)
             query = {"operator": "AND", "value": [
                 {"field": "updated_at", "operator": ">", "value": since - 1},
                 {"field": "state", "operator": "IN", "value": self.states}]}
@@ -54,8 +56,10 @@ class IntercomSource:
             resp = self.http.request("POST", "/conversations/search", json={"query": query, "pagination": pagination},
                                      allow=(400,) if after else ())
             if resp.status_code == 400:  # a resumed page token that expired: redo the pass (the importer skips repeats)
+                if restarted:  # once per pull: a server that refuses every token would restart for ever
+                    raise SourceError("Intercom refused its own page token again; try again later.")
                 log.warning("intercom page token refused; restarting the pass since=%d", since)
-                after = None
+                after, restarted, guard = None, True, Pages("Intercom", SourceError)
                 continue
             page = self.http.json(resp)
             found = [c for c in page.get("conversations") or [] if isinstance(c, dict) and c.get("id")]

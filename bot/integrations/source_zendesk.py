@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from bot.integrations.http import HttpClient, SourceError
+from bot.integrations.http import HttpClient, Pages, SourceError
 from bot.integrations.settings import IntegrationSettings, split_ids
 from bot.integrations.source_base import DAY, Batch, PullFilter, Refused, plain
 
@@ -46,7 +46,9 @@ class ZendeskSource:
         start = int(self.clock()) - max(self.backfill_days * DAY, 120)  # Zendesk wants start_time > 1 min ago
         params: dict[str, Any] = {"per_page": self.page_size}
         params |= {"cursor": cursor} if cursor else {"start_time": start}
+        guard = Pages("Zendesk", SourceError)  # an after_cursor already read (a loop) stops the pull
         while True:
+            guard.follow(params)
             page = self.http.json(self.http.request("GET", "/api/v2/incremental/tickets/cursor.json", params=params))
             tickets = [t for t in page.get("tickets") or [] if isinstance(t, dict) and t.get("id") is not None]
             finished = [t for t in tickets if str(t.get("status")) in self.statuses]
@@ -71,7 +73,9 @@ class ZendeskSource:
         roles: dict[str, str] = {}
         url: str | None = f"/api/v2/tickets/{int(ticket_id)}/comments.json"
         params: dict[str, Any] | None = {"include": "users"}
+        guard = Pages("Zendesk", SourceError)
         while url:
+            guard.follow(url if params is None else [url, params])
             resp = self.http.request("GET", url, params=params, allow=(403, 404))
             if resp.status_code == 404:  # deleted since the export listed it: nothing to review
                 log.info("zendesk ticket %s is gone; skipped", int(ticket_id))

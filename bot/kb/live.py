@@ -9,7 +9,10 @@ every `FINGERPRINT_SECONDS`.
 
 Thread safety: the state (snapshot, overlay, revision) is one immutable tuple swapped under a lock; a search
 reads whichever state is current, and only one thread refreshes at a time (others keep using the last state,
-unless there is none yet)."""
+unless there is none yet). A rebuild never runs in a search: the first build runs in `warm` (a background
+thread started with the process) or, if a search comes first, in that search alone (others wait only while no
+state exists at all); later rebuilds run in a background thread while searches use the previous snapshot and
+its overlay, which stay correct, only slower to score."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, Engine, select, text
 
 from bot.kb.bm25 import Doc, Overlay, OverlayDoc, Snapshot
 from storage.models import Article
@@ -70,6 +73,8 @@ class LiveIndex:
         self._generation = 0
         self._touched: set[int] = set()  # re-read these articles at the next search
         self._hidden: set[int] = set()  # taken off search in this process (withdrawn, or unindexed)
+        self._stale = False  # rebuild the snapshot (in the background) at the next search
+        self._builder: threading.Thread | None = None
         self.rebuilds = 0
 
     # --- change notes from this process ---------------------------------------------------------------
@@ -85,9 +90,41 @@ class LiveIndex:
             self._generation += 1
 
     def invalidate(self) -> None:
-        """Rebuild from the database at the next search."""
-        with self._lock:
-            self._state = None
+        """Rebuild from the database after the next search; searches use the current state meanwhile."""
+        with self._notes_lock:
+            self._stale = True
+            self._generation += 1
+
+    # --- building in the background -------------------------------------------------------------------
+    def warm(self, engine: Engine) -> threading.Thread:
+        """Build the index now in a daemon thread (at process start), so that no search waits for it."""
+        return self._start(engine, "kb-index-warm")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a background build to end (tests, benchmarks); True when none is running."""
+        builder = self._builder
+        if builder is not None:
+            builder.join(timeout)
+        return builder is None or not builder.is_alive()
+
+    def _start(self, engine: Engine, name: str) -> threading.Thread:
+        with self._notes_lock:
+            if self._builder is not None and self._builder.is_alive():
+                return self._builder
+            self._builder = threading.Thread(target=self._build, args=(engine,), name=name, daemon=True)
+            self._builder.start()
+            return self._builder
+
+    def _build(self, engine: Engine) -> None:
+        try:
+            with engine.connect() as conn, self._lock:
+                revision = int(conn.execute(_REVISION).scalar_one())
+                with self._notes_lock:
+                    generation, hidden, self._stale = self._generation, frozenset(self._hidden), False
+                    self._touched.clear()  # (the rebuild reads every article)
+                self._state = self._rebuild(conn, revision, _fingerprint(conn), generation, hidden)
+        except Exception:
+            log.exception("kb index build failed; searches keep the previous state")
 
     # --- reads ----------------------------------------------------------------------------------------
     def current(self, conn: Connection) -> State:
@@ -99,7 +136,7 @@ class LiveIndex:
         if state is not None and not self._lock.acquire(blocking=False):
             return state  # another thread is refreshing: search the last state meanwhile
         if state is None:
-            self._lock.acquire()
+            self._lock.acquire()  # nothing to search yet: wait for the build (the warm-up's, or this one)
         try:
             state = self._state
             if state is not None and self._fresh(state, revision, conn):
@@ -108,6 +145,8 @@ class LiveIndex:
             return self._state
         finally:
             self._lock.release()
+            if self._stale:
+                self._start(conn.engine, "kb-index-rebuild")
 
     def _fresh(self, state: State, revision: int, conn: Connection) -> bool:
         if state.revision != revision or state.generation != self._generation:
@@ -125,6 +164,8 @@ class LiveIndex:
         with self._notes_lock:
             generation, touched, hidden = self._generation, set(self._touched), frozenset(self._hidden)
             self._touched.clear()
+            if state is None:
+                self._stale = False
         fingerprint = _fingerprint(conn)
         if state is None:
             return self._rebuild(conn, revision, fingerprint, generation, hidden)
@@ -141,7 +182,7 @@ class LiveIndex:
                 docs[doc.id] = OverlayDoc.of(doc)
         gone = (gone | (changed - set(docs))) - set(docs)
         if len(docs) + len(gone) > max(REBUILD_MIN, REBUILD_SHARE * state.snapshot.n):
-            return self._rebuild(conn, revision, fingerprint, generation, hidden)
+            self._stale = True  # rebuilt in the background (`current`); this overlay serves meanwhile
         overlay = Overlay(docs, hidden | frozenset(gone))
         return State(state.snapshot, overlay, revision, fingerprint, generation, self._clock(), frozenset(gone))
 

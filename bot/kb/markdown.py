@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,20 +21,37 @@ from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInput
 from bot.kb import KnowledgeBase
-from bot.text import slugify
+from bot.kb.sync import readable_slug
 from storage.models import Article
 
 FRONT = "---"
-SAFE_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,199}")  # a file name on every OS: no dot, no separator
+SLUG_BYTES = 200  # UTF-8 bytes: with ".md", under the 255-byte file name limit of every common file system
+_WINDOWS_RESERVED = re.compile(r"(con|prn|aux|nul|com[0-9]|lpt[0-9])", re.IGNORECASE)
 
 
 def is_safe_slug(slug: str) -> bool:
-    return SAFE_SLUG.fullmatch(slug) is not None
+    """A file name on every OS, in any script: Unicode letters, digits and combining marks, `-` and `_`;
+    it starts with a letter or digit (not `-`, `_` or a dot); no dot, separator, space or control character."""
+    if not slug or len(slug.encode("utf-8")) > SLUG_BYTES or unicodedata.category(slug[0])[0] not in "LN":
+        return False
+    return all(c in "-_" or unicodedata.category(c)[0] in "LMN" for c in slug)
 
 
 def file_stem(slug: str, article_id: int) -> str:
-    """The export file name (without `.md`): the slug itself when safe, else a safe form plus the id."""
-    return slug if is_safe_slug(slug) else f"{slugify(slug)}-{article_id}"
+    """The export file name (without `.md`): the slug itself when safe, else a safe form plus the id (also
+    for a name Windows reserves: `con`, `nul`, `com1`…)."""
+    if is_safe_slug(slug) and not _WINDOWS_RESERVED.fullmatch(slug):
+        return slug
+    return f"{readable_slug(slug, limit=150).strip('-_') or 'article'}-{article_id}"
+
+
+def _stem_slug(stem: str) -> str:
+    """The slug of a file without a front-matter one: its name, readable in any script (NFKC, so a name
+    stored decomposed, as macOS does, gives the same slug), cut to `SLUG_BYTES`."""
+    slug = readable_slug(stem)
+    while len(slug.encode("utf-8")) > SLUG_BYTES:
+        slug = slug[:-1]
+    return slug.strip("-_") or "article"
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -86,7 +104,7 @@ def import_folder(kb: KnowledgeBase, session: Session, folder: Path, *, author: 
             tags = meta.get("tags") or []
             if not isinstance(tags, list):
                 tags = [str(tags)]
-            slug = str(meta.get("slug") or slugify(path.stem))
+            slug = str(meta.get("slug") or _stem_slug(path.stem))
             if not is_safe_slug(slug):
                 raise InvalidInput("the slug must be letters, digits, - and _ (not a path)")
             existed = session.scalar(select(Article.id).where(Article.slug == slug)) is not None

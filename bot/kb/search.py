@@ -6,7 +6,8 @@ after publishing (the drafts are scored beside the index with its statistics), w
 nobody else sees them, and nothing waits on them.
 
 A query is text, or a `ConversationQuery` (`bot.kb.query`): the whole conversation, the last user turn
-weighing most."""
+weighing most. With a `reranker` (`bot.kb.embeddings`, FLYWHEEL_SEARCH_EMBEDDINGS) the BM25 top results are
+re-ranked by a mix of BM25 and embedding similarity."""
 
 from __future__ import annotations
 
@@ -41,6 +42,14 @@ class ExtraDoc:
     body: str
     tags: Sequence[str] = ()
     replaces: int | None = None
+
+
+class Reranks(Protocol):
+    """Re-orders the BM25 top `depth` results (`bot.kb.embeddings.Reranker`)."""
+
+    depth: int
+
+    def rerank(self, query: str, hits: Sequence[Hit], k: int) -> list[Hit]: ...
 
 
 class Searcher(Protocol):
@@ -82,6 +91,7 @@ class IndexSearch:
 
     def __init__(self) -> None:
         self.live = LiveIndex()
+        self.reranker: Reranks | None = None
 
     def index(self, conn: Connection, article_id: int, title: str, body: str, tags: Sequence[str]) -> None:
         self.live.touch(article_id)
@@ -96,7 +106,10 @@ class IndexSearch:
         focus, mix = (query.focus, query.mix) if isinstance(query, ConversationQuery) else (None, 0.0)
         state = self.live.current(conn)
         overlay = drafts.over(state.overlay) if drafts is not None else state.overlay
-        return _hits(conn, rank(state.snapshot, weights, k, overlay, focus, mix), overlay)
+        reranker = self.reranker
+        depth = max(k, reranker.depth) if reranker is not None else k
+        hits = _hits(conn, rank(state.snapshot, weights, depth, overlay, focus, mix), overlay)
+        return reranker.rerank(str(query), hits, k) if reranker is not None else hits
 
     @contextmanager
     def shadow(self, engine: Engine, extra: Sequence[ExtraDoc]) -> Iterator[Searcher]:

@@ -18,7 +18,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from sqlalchemy import select
@@ -31,6 +31,19 @@ log = logging.getLogger(__name__)
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 _NOT_WORD = re.compile(r"[^\w]+|_+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # NUL (PostgreSQL refuses it), bells, escapes
+
+
+def clean(text: str) -> str:
+    """Text a help centre sent, storable on both backends: control characters (NUL included) and lone
+    surrogates (a JSON "\\ud800") removed, tabs and newlines kept."""
+    return _CONTROL.sub("", text).encode("utf-8", "ignore").decode("utf-8")
+
+
+def _cleaned(ext: ExternalArticle) -> ExternalArticle:
+    return replace(ext, external_id=clean(ext.external_id), title=clean(ext.title), body=clean(ext.body),
+                   tags=tuple(clean(t) for t in ext.tags), url=clean(ext.url) if ext.url else ext.url,
+                   locale=clean(ext.locale) if ext.locale else ext.locale, revision=clean(ext.revision))
 
 
 def readable_slug(title: str, limit: int = 80) -> str:
@@ -116,7 +129,7 @@ def withdraw(kb: KnowledgeBase, session: Session, article: Article, now: dt.date
 def store(kb: KnowledgeBase, session: Session, source: str, ext: ExternalArticle, now: dt.datetime,
           report: SyncReport | None = None) -> Article | None:
     """One external article into the KB (in the caller's unit of work). Returns the KB article, if any."""
-    report = report or SyncReport(source)
+    report, ext = report or SyncReport(source), _cleaned(ext)
     report.seen.add((ext.external_id, ext.locale))
     article = find(session, source, ext.external_id, ext.locale)
     if article is None and not ext.live:

@@ -1,8 +1,8 @@
 """Read a Zendesk Help Center's articles for the KB sync (`bot/kb/sync.py`).
 
 - full pass: `GET /api/v2/help_center/{locale}/articles.json?per_page=100` for each synced locale, following
-  `next_page` (only on the configured host); the last page says the list is complete, so an article that is
-  no longer listed (deleted or archived there) leaves search;
+  `next_page` (only on the configured host, never one already read); the last page says the list is
+  complete, so an article that is no longer listed (deleted or archived there) leaves search;
 - incremental pass: `GET /api/v2/help_center/incremental/articles.json?start_time=<cursor>`, following
   `next_page`; the cursor is the `end_time` of the last page stored (Zendesk's own rule for this export);
 - one article: `GET /api/v2/help_center/{locale}/articles/{id}.json` (404: deleted).
@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from bot.integrations.html import html_to_markdown
-from bot.integrations.http import HttpClient, SourceError
+from bot.integrations.http import HttpClient, Pages, SourceError
 from bot.integrations.settings import IntegrationSettings
 from bot.kb.sync import ExternalArticle, SyncPage
 
@@ -63,7 +63,9 @@ class ZendeskArticles:
     def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         url: str | None = path
         query: dict[str, Any] | None = params
+        guard = Pages("Zendesk", SourceError)  # a next_page pointing back used to loop for ever
         while url:
+            guard.follow(url if query is None else [url, query])
             page = self.http.json(self.http.request("GET", url, params=query))
             yield page
             url, query = page.get("next_page"), None

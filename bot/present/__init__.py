@@ -7,14 +7,13 @@ with a `bot.blocks` builder. (`handlers/present.py` holds the handlers' own mapp
 
 from __future__ import annotations
 
-from bot.present.digest import digest_header_view, digest_item_view, loop_line, stats_numbers, stats_view
+from bot.present.digest import digest_header_view, digest_item_view, loop_line
 from bot.present.insights import (
     credit_view,
     recurrence_notice_view,
     reminder_view,
     topic_view,
     topic_views,
-    weekly_insights_view,
 )
 from bot.present.thread import regression_notice_view
 
@@ -26,9 +25,6 @@ __all__ = [
     "recurrence_notice_view",
     "regression_notice_view",
     "reminder_view",
-    "stats_numbers",
-    "stats_view",
     "topic_view",
     "topic_views",
-    "weekly_insights_view",
 ]

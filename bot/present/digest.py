@@ -1,4 +1,4 @@
-"""The digest, a digest item and the stats as the builders' view models (pure: no DB, no I/O)."""
+"""The digest header and a digest item as the builders' view models (pure: no DB, no I/O)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import re
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from bot.blocks.models import DigestHeaderView, DigestItemView, LoopLine, StatsNumbers, StatsView, WaitingLine
+from bot.blocks.models import DigestHeaderView, DigestItemView, LoopLine, WaitingLine
 from bot.domain import GapState, ReviewStatus
-from bot.services.digest import DigestItemData, DigestPlan, LoopDay, StatsDetail, Waiting, WeekReview
+from bot.services.digest import DigestItemData, DigestPlan, LoopDay, Waiting
 from bot.services.sampling import RANDOM_REASON
 from bot.settings import Settings
 from bot.text import DONT_KNOW
@@ -116,7 +116,7 @@ def focus_text(text: str, limit: int = FOCUS_LEAD) -> str:
     return "… " + text[start:].lstrip()
 
 
-def digest_item_view(item: DigestItemData, *, settings: Settings) -> DigestItemView:
+def digest_item_view(item: DigestItemData, *, settings: Settings, owner: str | None = None) -> DigestItemView:
     """The item message as it should look now: the turns around the one that went wrong, one reason, its
     review status ("fixed" once its gap is verified) and, once reviewed, its gap."""
     status = FIXED if item.gap_state == GapState.VERIFIED.value else item.review_status
@@ -131,21 +131,5 @@ def digest_item_view(item: DigestItemData, *, settings: Settings) -> DigestItemV
         gap_id=item.gap_id if status != ReviewStatus.PENDING.value else None,
         flag_emoji=settings.flag_emoji, ok_emoji=settings.ok_emoji,
         reference=short_reference(item.source, item.conversation_ref), url=conversation_url(item, settings=settings),
-        focus=focus if item.pick == "risk" else None,
+        focus=focus if item.pick == "risk" else None, owner=(owner or item.owner) if item.gap_id is not None else None,
     )
-
-
-def stats_numbers(week: WeekReview) -> StatsNumbers:
-    s = week.stats
-    return StatsNumbers(
-        reviewed=s.reviewed, flagged=week.flagged, looks_good=week.looks_good, gaps_opened=s.flagged,
-        drafts=s.drafted, published=s.published, verified=s.verified, failed=s.failed, open_backlog=s.open_backlog,
-        recurrences=week.recurrences,
-    )
-
-
-def stats_view(detail: StatsDetail) -> StatsView:
-    """The current period and the one before (for the trend arrows)."""
-    previous = stats_numbers(detail.previous) if detail.previous is not None else None
-    return StatsView(period_label=detail.label, current=stats_numbers(detail.current), previous=previous,
-                     period=detail.period, judge=detail.judge)

@@ -18,7 +18,7 @@ from bot.blocks.models import (
     WeeklyInsightsView,
 )
 from bot.services.credit import Counts, Credit
-from bot.services.loop_insights import RecurrenceNotice, WeeklyInsights
+from bot.services.loop_insights import RecurrenceNotice
 from bot.services.reminders import Reminder
 from bot.services.stats import WeekStats
 from bot.services.topics import Topic
@@ -45,12 +45,6 @@ def _person(user: str, counts: Counts) -> PersonCredit:
 def credit_view(credit: Credit) -> CreditView:
     return CreditView(people=tuple(_person(p.user, p) for p in credit.people), team=_person("team", credit.team),
                       streak_days=credit.streak.days, streak_today_done=credit.streak.today_done)
-
-
-def weekly_insights_view(insights: WeeklyInsights) -> WeeklyInsightsView:
-    credit = credit_view(insights.credit) if insights.credit is not None else None
-    return WeeklyInsightsView(credit=credit, topics=tuple(topic_views(insights.topics)),
-                              topic_days=insights.topic_days)
 
 
 def recurrence_notice_view(notice: RecurrenceNotice) -> RecurrenceNoticeView:

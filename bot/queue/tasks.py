@@ -1,20 +1,24 @@
-"""The slow steps as queued tasks: each decodes its ids and calls the same `handlers.flows` function the
-listener would have called inline, with the process's Slack client.
+"""The slow steps as queued tasks: each decodes its ids and calls the same `handlers.steps` function the
+listener would have called inline, with the process's Slack client; the scheduled jobs (`bot/jobs.py`) too.
 
 Idempotent by construction, so a rerun after a crash posts once:
-* every step updates the placeholder message the listener posted before queueing (`ts`), never posts a new one;
+* every step updates the placeholder message the listener posted before queueing (`ts`); the messages a step adds
+  (a long draft's continuations) are recorded once posted and updated by a rerun (`bot/queue/posted.py`);
 * `outline` reuses an outline already stored (`fill_outline`), so the model is asked once per gap;
 * `publish` goes through `publishing.publish_or_verify`: an already published gap is verified, not re-published;
-* `regression-case` writes its result once per (batch, case) (`regression.record_result`).
+* `regression-case` writes its result once per (batch, case) (`regression.record_result`);
+* `scheduled` runs a scheduled job under its own exactly-once claim (`bot/services/claims.py`), as the scheduler
+  would have; `command-*` answer a slash command through its response_url (checked and spent by the listener).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 from bot.queue.registry import Runtime
-from handlers import flows
+from handlers import steps
 
 TaskFn = Callable[[Runtime, dict[str, Any]], None]
 _TASKS: dict[str, TaskFn] = {}
@@ -41,32 +45,32 @@ def run(runtime: Runtime, name: str, payload: dict[str, Any]) -> None:
     fn(runtime, payload)
 
 
-def _where(p: dict[str, Any]) -> flows.Where:
-    return flows.Where(str(p["channel"]), str(p["thread_ts"]), p.get("message_ts"))
+def _where(p: dict[str, Any]) -> steps.Where:
+    return steps.Where(str(p["channel"]), str(p["thread_ts"]), p.get("message_ts"))
 
 
 @task("outline")
 def outline(rt: Runtime, p: dict[str, Any]) -> None:
-    flows.fill_outline(rt.services, rt.slack(), gap_id=int(p["gap_id"]), thread=_where(p), ts=str(p["ts"]),
+    steps.fill_outline(rt.services, rt.slack(), gap_id=int(p["gap_id"]), thread=_where(p), ts=str(p["ts"]),
                        user=p.get("user"))
 
 
 @task("draft")
 def draft(rt: Runtime, p: dict[str, Any]) -> None:
-    flows.draft_into(rt.services, rt.slack(), gap_id=int(p["gap_id"]), user=str(p["user"]), where_=_where(p),
+    steps.draft_into(rt.services, rt.slack(), gap_id=int(p["gap_id"]), user=str(p["user"]), where_=_where(p),
                      ts=str(p["ts"]))
 
 
 @task("shadow-test")
 def shadow_test(rt: Runtime, p: dict[str, Any]) -> None:
-    flows.shadow_test_into(rt.services, rt.slack(), gap_id=int(p["gap_id"]), user=str(p["user"]),
+    steps.shadow_test_into(rt.services, rt.slack(), gap_id=int(p["gap_id"]), user=str(p["user"]),
                            where_=_where(p), ts=str(p["ts"]))
 
 
 @task("publish")
 def publish(rt: Runtime, p: dict[str, Any]) -> None:
     draft_id = p.get("draft_id")
-    flows.publish_into(rt.services, rt.slack(), gap_id=int(p["gap_id"]), user=str(p["user"]), where_=_where(p),
+    steps.publish_into(rt.services, rt.slack(), gap_id=int(p["gap_id"]), user=str(p["user"]), where_=_where(p),
                        ts=str(p["ts"]), draft_id=int(draft_id) if draft_id is not None else None)
 
 
@@ -76,6 +80,26 @@ def regression_case(rt: Runtime, p: dict[str, Any]) -> None:
 
     result = run_case(rt.services, int(p["case_id"]), actor=p.get("actor"))
     record_result(rt.services, batch=str(p["batch"]), result=result)
+
+
+@task("command-replay")
+def command_replay(rt: Runtime, p: dict[str, Any]) -> None:
+    steps.respond_to(str(p["response_url"]), share=bool(p.get("share")), compute=lambda: steps.replay_answer(
+        rt.services, conversation_id=int(p["conversation_id"]), user=str(p["user"])))
+
+
+@task("command-regress")
+def command_regress(rt: Runtime, p: dict[str, Any]) -> None:
+    steps.respond_to(str(p["response_url"]), share=bool(p.get("share")),
+                     compute=lambda: steps.regress_answer(rt.services, rt.slack(), user=str(p["user"])))
+
+
+@task("scheduled")
+def scheduled(rt: Runtime, p: dict[str, Any]) -> None:
+    """A scheduled job the scheduler queued (`bot/jobs.py: QUEUED`), run with the time it fired at."""
+    from bot.jobs import QUEUED
+
+    QUEUED[str(p["job"])](rt.services, rt.slack(), now=dt.datetime.fromisoformat(str(p["now"])))
 
 
 @task("noop")

@@ -15,6 +15,7 @@ from bot.agents import Agent
 from bot.integrations.agents import build_agent
 from bot.integrations.settings import IntegrationSettings, load_integration_settings
 from bot.kb import KnowledgeBase
+from bot.kb.embeddings import reranker_for
 from bot.llm import LLM, build_llm
 from bot.publishers import BuiltinPublisher, Publisher
 from bot.publishers.registry import build_publisher
@@ -97,4 +98,5 @@ def build_services(
     from bot.services.costs import record_model_calls  # here: costs imports this module
 
     record_model_calls(services)  # every remote model call of this process becomes a `model_calls` row
+    services.kb.backend.reranker = reranker_for(settings)  # FLYWHEEL_SEARCH_EMBEDDINGS, for the CLI too
     return services

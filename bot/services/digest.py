@@ -1,9 +1,9 @@
-"""The digest and the weekly post as data: what to post, and where each post went.
+"""The digest as data: what to post, and where each post went.
 
 No Slack here: `bot.slack.digest` posts, under a `bot.services.claims.job_claim` (exactly once per job and
 period). This module makes the day's sample, lists the items not posted yet, stores `Digest.header_ts` and
 `DigestItem.slack_ts` each in its own short transaction right after its post (renewing the claim's lease), and
-counts yesterday's loop and each week's reviews. Plain dataclasses out; `bot.present` turns them into views.
+counts yesterday's loop and what is waiting. Plain dataclasses out; `bot.present` turns them into views.
 """
 
 from __future__ import annotations
@@ -17,19 +17,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, ScalarSelect, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from bot.domain import GapState, ReviewStatus
+from bot.domain import GapState
 from bot.services import Services
 from bot.services.claims import ClaimRun
 from bot.services.conversation_scan import as_utc
 from bot.services.digest_focus import focus_turn, source_url
-from bot.services.recurrence import recurrence_counts
 from bot.services.reminders import REMINDED
 from bot.services.sampling import create_sample, strongest_reason
-from bot.services.stats import StatsReport, WeekStats
 from bot.settings import digest_weekdays
 from storage.models import AuditEvent, Conversation, Digest, DigestItem, Draft, Gap, GapNote
-
-STATS_WEEKS = 6
 
 
 @dataclass(frozen=True)
@@ -84,6 +80,7 @@ class DigestItemData:
     focus: int | None = None  # index in `turns` of the turn that most likely went wrong
     reason: str | None = None  # the strongest of `reasons` ("random share" for the random share)
     csat: float | None = None
+    owner: str | None = None  # the gap's owner (Slack user id), once someone took it
 
 
 def local_now(services: Services, now: dt.datetime) -> dt.datetime:
@@ -112,6 +109,7 @@ def item_data(item: DigestItem, gap: Gap | None = None) -> DigestItemData:
         source=conv.source, url=source_url(conv.meta or {}),
         focus=focus_turn([(m.role, m.text, m.meta or {}) for m in messages]),
         reason=strongest_reason(reasons, item.pick), csat=conv.csat,
+        owner=gap.owner if gap is not None else None,
     )
 
 
@@ -201,52 +199,3 @@ def waiting(services: Services, *, now: dt.datetime) -> Waiting:
         failed = s.scalar(select(func.count()).select_from(Gap).where(Gap.state == GapState.FAILED.value))
     stale = sum(1 for times in drafting if max(as_utc(t) for t in times if t is not None) <= cutoff)
     return Waiting(drafts=len(drafting), stale_drafts=stale, failed=failed or 0)
-
-
-# --- the weekly stats ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class WeekReview:
-    """A period's stats plus what the digest reviews and the recurrence scan say about it."""
-
-    stats: WeekStats
-    flagged: int  # digest items flagged in the period
-    looks_good: int  # digest items marked "looks good"
-    recurrences: int  # conversations that came back wrong after their gap was fixed
-
-
-@dataclass(frozen=True)
-class StatsDetail:
-    label: str  # the current period, e.g. "2026-W29 (14 Jul – 20 Jul 2026)"
-    period: str  # week | month
-    current: WeekReview
-    previous: WeekReview | None
-    judge: str | None = None  # the judge's agreement with people and with itself, one line
-
-
-def week_review(services: Services, week: WeekStats) -> WeekReview:
-    start = dt.datetime.combine(week.week_start, dt.time(), tzinfo=dt.UTC)
-    stop = dt.datetime.combine(week.week_end, dt.time(), tzinfo=dt.UTC)
-    with services.session() as s:
-        reviews = dict(s.execute(
-            select(DigestItem.review_status, func.count())
-            .where(DigestItem.reviewed_at >= start, DigestItem.reviewed_at < stop)
-            .group_by(DigestItem.review_status)
-        ).all())
-    return WeekReview(week, reviews.get(ReviewStatus.FLAGGED.value, 0), reviews.get(ReviewStatus.LOOKS_GOOD.value, 0),
-                      recurrence_counts(services, start=start, end=stop))
-
-
-def stats_detail(services: Services, report: StatsReport) -> StatsDetail:
-    """The report's current period and the one before, with their reviews and recurrences."""
-    previous = week_review(services, report.previous) if report.previous is not None else None
-    judge = report.judge.to_text() if report.judge is not None else None
-    return StatsDetail(report.current.label, report.period, week_review(services, report.current), previous, judge)
-
-
-def last_week(services: Services, *, now: dt.datetime) -> tuple[dt.datetime, str]:
-    """The weekly post goes out on Monday morning about the ISO week that just ended: a moment inside that
-    week (local time) and its key, e.g. "2026-W48"."""
-    local = local_now(services, now)
-    ref = local - dt.timedelta(days=local.weekday() + 1)
-    year, week, _ = ref.isocalendar()
-    return ref, f"{year}-W{week:02d}"

@@ -5,11 +5,12 @@ a person choose which article a draft updates (or a new one). The CLI and Slack 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 
 from bot.errors import FlywheelError, InvalidInput, PublishError
+from bot.kb.search import conversation_query
 from bot.kb.sync import ArticleReader
 from bot.kb.sync_merge import UpdateConflict
 from bot.kb.sync_readers import reader_for_article
@@ -22,6 +23,14 @@ from storage.models import Article, Draft
 from storage.models import Outline as OutlineRow
 
 log = logging.getLogger(__name__)
+
+
+class ArticleConflict(UpdateConflict):
+    """`UpdateConflict` with what the Slack thread shows beside the conflicting lines: the article's title and link."""
+
+    def __init__(self, conflict: UpdateConflict, *, title: str, url: str | None) -> None:
+        super().__init__(conflict.message, conflicts=conflict.conflicts, article_id=conflict.article_id)
+        self.title, self.url = title, url
 
 
 def _reader(services: Services, article_id: int | None) -> ArticleReader | None:
@@ -68,8 +77,11 @@ def rebased(services: Services, payload: ArticleToPublish, target_id: int | None
     try:
         title, body, tags = rebase(services.kb, services.session, reader, article_id=target_id, base_version=base,
                                    title=payload.title, body=payload.body, tags=payload.tags, now=services.clock())
-    except UpdateConflict:
-        raise
+    except UpdateConflict as exc:
+        with services.session() as session:
+            article = session.get(Article, target_id)
+            name, url = (article.title, article.external_url) if article else (payload.title, None)
+        raise ArticleConflict(exc, title=name, url=url) from None
     except FlywheelError as exc:
         raise PublishError(f"Could not read the article's current text in the help centre, so nothing was "
                            f"published: {exc.message}") from None
@@ -106,3 +118,40 @@ def set_target(services: Services, *, gap_id: int, article: str | None, user: st
             draft.base_version = target.version if target else None
         audit(session, gap, "target-chosen", actor=user, now=services.clock(), article_id=target.id if target else None)
         return target.id if target else None
+
+
+@dataclass(frozen=True)
+class TargetCandidate:
+    """An article a gap's draft could update."""
+
+    article_id: int
+    title: str
+
+
+def target_candidates(services: Services, *, gap_id: int, query: str = "", limit: int = 10) -> list[TargetCandidate]:
+    """The live articles a person may choose for the gap's draft: with `query` (typed in the select), the KB's best
+    matches for it; without, the outline's "articles to update instead", then the articles related to the
+    conversation (as the outline saw them)."""
+    with services.session() as session:
+        gap = get_gap(session, gap_id)
+        if query.strip():
+            hits = services.kb.search(query.strip(), limit)
+            return [TargetCandidate(h.article_id, h.title) for h in hits if h.article_id > 0]
+        row = session.scalar(select(OutlineRow).where(OutlineRow.gap_id == gap_id).order_by(OutlineRow.id.desc()))
+        named = [int(i) for i in (row.content.get("update_article_ids") or [])] if row else []
+        pos = gap.flagged_position  # the conversation up to the flagged turn, as the outline searched it
+        turns = [(m.role, m.text) for m in gap.conversation.messages if pos is None or m.position < pos]
+        related = [h.article_id for h in services.kb.search(conversation_query(turns), limit) if h.article_id > 0]
+        out: list[TargetCandidate] = []
+        for article_id in dict.fromkeys(named + related):
+            article = session.get(Article, article_id)
+            if article is not None and article.withdrawn_at is None:
+                out.append(TargetCandidate(article.id, article.title))
+        return out[:limit]
+
+
+def target_title(services: Services, article_id: int) -> TargetCandidate:
+    """The chosen article, by id (its title as the KB has it now)."""
+    with services.session() as session:
+        article = services.kb.get(session, article_id)
+        return TargetCandidate(article.id, article.title)

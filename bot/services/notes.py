@@ -107,8 +107,3 @@ def drop_reply(services: Services, *, channel: str, ts: str) -> NoteChange | Non
         s.delete(note)
         audit(s, get_gap(s, note.gap_id), "note-dropped", actor=None, now=services.clock(), note_id=note.id)
         return NoteChange(note.gap_id, Change.DROPPED, note.id)
-
-
-def note_count(services: Services, gap_id: int) -> int:
-    with services.session() as s:
-        return len(get_gap(s, gap_id).notes)

@@ -26,6 +26,7 @@ class OwnerChange:
     gap_id: int
     owner: str
     previous: str | None
+    item_id: int | None = None  # the digest item the gap was flagged on (its status line shows the owner)
 
     @property
     def changed(self) -> bool:
@@ -43,7 +44,7 @@ def take_ownership(services: Services, *, gap_id: int, user: str) -> OwnerChange
             gap.owner, gap.updated_at = user, now
             audit(s, gap, "owner-changed", actor=user, now=now, old=previous, new=user)
             log.info("gap owner changed gap_id=%r", gap_id)
-        return OwnerChange(gap_id, user, previous)
+        return OwnerChange(gap_id, user, previous, gap.digest_item_id)
 
 
 def set_kind(services: Services, *, gap_id: int, kind: str, user: str) -> bool:

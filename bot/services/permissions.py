@@ -1,5 +1,5 @@
-"""Roles: who may publish, dismiss, run regress, post the digest now and share a replay; and a per-user
-budget on the commands that spend model calls. Everyone else can flag, note and draft.
+"""Roles: who may publish, dismiss, run regress, post the digest now, share a replay and share the weekly
+stats; and a per-user budget on the commands that spend model calls. Everyone else can flag, note and draft.
 
 Checked inside the services, so every path (button, modal, slash command, CLI) meets one rule. Each action
 has a setting (`FLYWHEEL_ROLE_<ACTION>`): `admins` (FLYWHEEL_ADMINS and FLYWHEEL_ADMIN_GROUP; when neither
@@ -29,13 +29,15 @@ class Action(StrEnum):
     REGRESS = "regress"
     DIGEST_NOW = "digest_now"
     SHARE_REPLAY = "share_replay"
+    SHARE_STATS = "share_stats"
     SETTINGS = "settings"
 
 
 # What a refused person is told they could not do.
 _VERBS = {Action.PUBLISH: "publish to the knowledge base", Action.DISMISS: "dismiss gaps",
           Action.REGRESS: "run the regression suite", Action.DIGEST_NOW: "post the digest now",
-          Action.SHARE_REPLAY: "share a replay in the channel", Action.SETTINGS: "change settings"}
+          Action.SHARE_REPLAY: "share a replay in the channel", Action.SHARE_STATS: "share the stats in the channel",
+          Action.SETTINGS: "change settings"}
 
 # The Slack layer sets this to resolve user group membership (usergroups.users.list).
 GroupResolver = Callable[[str], frozenset[str]]

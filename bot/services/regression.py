@@ -128,19 +128,26 @@ def run_case(services: Services, case_id: int, *, actor: str | None = None) -> R
                                 changes=changes)
 
 
+def check_regress(services: Services, actor: str) -> None:
+    """A person's run of the suite: the regress role, and one model call of their budget."""
+    require(services, actor, Action.REGRESS)
+    spend(services, actor, "run the regression suite")
+
+
 def run_regressions(
     services: Services,
     *,
     case_ids: Sequence[int] | None = None,
     actor: str | None = None,
     on_result: Callable[[RegressionResult], None] | None = None,
+    checked: bool = False,
 ) -> list[RegressionResult]:
     """Replay cases with bounded concurrency; one failing case never aborts the run. A person (`actor`) needs
-    the regress role and spends one model call of their budget; `actor=None` is an internal run (after a
-    publish the person was allowed to make)."""
-    if actor is not None:
-        require(services, actor, Action.REGRESS)
-        spend(services, actor, "run the regression suite")
+    the regress role and spends one model call of their budget (`check_regress`; `checked`: already done, as
+    by the listener that queued this run); `actor=None` is an internal run (after a publish the person was
+    allowed to make)."""
+    if actor is not None and not checked:
+        check_regress(services, actor)
     ids = _case_ids(services, case_ids)
     if services.queue is not None and services.queue.distributed and ids:
         return fan_out(services, ids, actor=actor, on_result=on_result)
@@ -171,14 +178,16 @@ def record_result(services: Services, *, batch: str, result: RegressionResult) -
 def fan_out(services: Services, ids: Sequence[int], *, actor: str | None,
             on_result: Callable[[RegressionResult], None] | None = None) -> list[RegressionResult]:
     """One queued job per case, so every worker shares the suite; the results are gathered as they arrive.
-    A case whose job was given up (no result once nothing is left to run) is reported as not run."""
+    A case whose job was given up (no result once nothing is left to run), or that has no result by
+    FLYWHEEL_REGRESSION_DEADLINE (no worker running, workers too busy), is reported as not run: an error."""
     assert services.queue is not None
     batch = uuid.uuid4().hex
+    deadline = time.monotonic() + float(services.settings.regression_deadline)
     for cid in ids:
         services.queue.enqueue("regression-case", {"batch": batch, "case_id": cid, "actor": actor})
     got: dict[int, RegressionResult] = {}
     idle = 0
-    while len(got) < len(ids) and idle < GATHER_IDLE:
+    while len(got) < len(ids) and idle < GATHER_IDLE and time.monotonic() < deadline:
         with services.session() as session:
             rows = session.execute(select(QueuedResult.item, QueuedResult.result).where(
                 QueuedResult.batch == batch, QueuedResult.item.not_in(list(got) or [-1]))).all()
@@ -191,8 +200,11 @@ def fan_out(services: Services, ids: Sequence[int], *, actor: str | None,
             time.sleep(GATHER_POLL)
     with services.session() as session:
         session.execute(delete(QueuedResult).where(QueuedResult.batch == batch))
-    missing = [RegressionResult(cid, 0, 0, None, False, None, error="its job was given up after every retry")
-               for cid in ids if cid not in got]
+    why = ("its job was given up after every retry" if idle >= GATHER_IDLE else
+           f"no result within {services.settings.regression_deadline:g} s (is a `flywheel worker` running?)")
+    if len(got) < len(ids):
+        log.warning("regression run incomplete batch=%s cases=%d missing=%d", batch, len(ids), len(ids) - len(got))
+    missing = [RegressionResult(cid, 0, 0, None, False, None, error=why) for cid in ids if cid not in got]
     return [got[cid] for cid in ids if cid in got] + missing
 
 

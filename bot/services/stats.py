@@ -4,7 +4,7 @@ weekly post all show these fields, so a "flagged" number means the same everywhe
 
 Counting is done in SQL, one grouped query per table over the whole window; only the medians load values.
 Periods are half-open [start, end) and start on a Monday, in UTC. SQLite hands timestamps back naive: they are
-UTC by convention, and `_utc` makes them aware before any arithmetic.
+UTC by convention, and `as_utc` makes them aware before any arithmetic.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain import GapState, ReviewStatus
 from bot.services import Services
+from bot.services.conversation_scan import as_utc
 from bot.services.costs import cost_report
 from bot.services.recurrence import recurrence_counts
 from bot.services.stats_history import backlog, regression
@@ -92,8 +93,8 @@ class WeekStats(BaseModel):
         last = self.week_end - dt.timedelta(days=1)
         days = f"{self.week_start:%d %b} – {last:%d %b %Y}"
         if (self.week_end - self.week_start).days <= 7:
-            return f"{_iso_week(self.week_start)} ({days})"
-        return f"{_iso_week(self.week_start)} – {_iso_week(last)} ({days})"
+            return f"{iso_week(self.week_start)} ({days})"
+        return f"{iso_week(self.week_start)} – {iso_week(last)} ({days})"
 
 
 class StatsReport(BaseModel):
@@ -172,7 +173,7 @@ def month_stats(services: Services, *, now: dt.datetime, months: int = 3) -> Sta
 def _report(services: Services, *, now: dt.datetime, count: int, span_weeks: int, period: Period) -> StatsReport:
     if count < 1:
         raise ValueError("need at least one period")
-    now = _utc(now)
+    now = as_utc(now)
     today = now.date()
     end = today - dt.timedelta(days=today.weekday()) + dt.timedelta(weeks=1)
     span = dt.timedelta(weeks=span_weeks)
@@ -258,7 +259,7 @@ def _median_hours(session: Session, column: Any, bounds: Bounds) -> list[float |
     query = select(_bucket(column, bounds), Gap.flagged_at, column).where(_within(column, bounds))
     hours: list[list[float]] = [[] for _ in bounds]
     for wk, start, stop in session.execute(query):
-        hours[wk].append((_utc(stop) - _utc(start)).total_seconds() / 3600)
+        hours[wk].append((as_utc(stop) - as_utc(start)).total_seconds() / 3600)
     return [statistics.median(h) if h else None for h in hours]
 
 
@@ -271,14 +272,11 @@ def _within(column: Any, bounds: Bounds) -> ColumnElement[bool]:
     return and_(column >= bounds[0][0], column < bounds[-1][1])
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
 def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
-def _iso_week(day: dt.date) -> str:
+def iso_week(day: dt.date) -> str:
+    """The ISO week holding `day`, e.g. "2026-W48": the key of a week everywhere (labels, claims, charts)."""
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"

@@ -12,6 +12,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.domain import ACTIVE_GAP_STATES, ReplayKind, Verdict
+from bot.services.conversation_scan import as_utc
 from storage.models import AuditEvent, Gap, RegressionCase, ReplayRun
 
 
@@ -31,7 +32,7 @@ def backlog(session: Session, *, stop: dt.datetime, age_at: dt.datetime, live: b
             Gap.state,
         )
     query = select(Gap.flagged_at).where(Gap.flagged_at < stop, state.in_([s.value for s in ACTIVE_GAP_STATES]))
-    ages = [(age_at - _utc(f)).total_seconds() / 86400 for f in session.scalars(query)]
+    ages = [(age_at - as_utc(f)).total_seconds() / 86400 for f in session.scalars(query)]
     return {
         "open_backlog": len(ages),
         "backlog_median_age_days": statistics.median(ages) if ages else None,
@@ -66,7 +67,3 @@ def regression(session: Session, *, stop: dt.datetime, live: bool) -> dict[str, 
     )
     total, passing = session.execute(query).one()
     return {"regression_cases": total, "regression_passing": passing}
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)

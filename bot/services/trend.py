@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from bot.services import Services
 from bot.services.recurrence import recurrence_counts
-from bot.services.stats import weekly_stats
+from bot.services.stats import iso_week, weekly_stats
 from bot.services.stats_math import wilson_interval
 
 FUNNEL = (
@@ -77,9 +77,8 @@ def weekly_trend(services: Services, *, now: dt.datetime, weeks: int = 8) -> Tre
     rows = []
     for w in report.weeks:
         start, end = (dt.datetime.combine(d, dt.time(), tzinfo=dt.UTC) for d in (w.week_start, w.week_end))
-        year, number, _ = w.week_start.isocalendar()
         rows.append(TrendWeek(
-            week_start=w.week_start, week_end=w.week_end, label=f"{year}-W{number:02d}",
+            week_start=w.week_start, week_end=w.week_end, label=iso_week(w.week_start),
             random_reviewed=w.random_reviewed, random_flagged=w.random_flagged, gap_rate=w.gap_rate,
             gap_rate_low=w.gap_rate_low, gap_rate_high=w.gap_rate_high, flagged=w.flagged, drafted=w.drafted,
             published=w.published, verified=w.verified, median_hours_to_fix=w.median_hours_flag_to_verified,

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from bot.services import Services
 from bot.services.credit import Credit
 from bot.services.loop_insights import TOPIC_DAYS, weekly_insights
-from bot.services.stats import StatsReport, WeekStats, month_stats, weekly_stats
+from bot.services.stats import StatsReport, WeekStats, iso_week, month_stats, weekly_stats
 from bot.services.topics import Topic
 from storage.models import Gap
 
@@ -170,5 +170,4 @@ def last_week_moment(services: Services, *, now: dt.datetime) -> tuple[dt.dateti
     it and its key, e.g. "2026-W48"."""
     local = now.astimezone(ZoneInfo(services.settings.timezone))
     ref = local - dt.timedelta(days=local.weekday() + 1)
-    year, week, _ = ref.isocalendar()
-    return ref, f"{year}-W{week:02d}"
+    return ref, iso_week(ref)

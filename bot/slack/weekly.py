@@ -20,6 +20,8 @@ from bot.blocks.stats import with_stats_hint
 from bot.present.insights import report_insights_view, report_stats_view
 from bot.services import Services
 from bot.services.claims import NotClaimed, job_claim
+from bot.services.permissions import Action, require
+from bot.services.stats import iso_week
 from bot.services.weekly import GapThread, Period, WeeklyReport, last_week_moment, weekly_report
 from bot.slack.client import permalink, post_message, upload_file
 
@@ -95,8 +97,9 @@ def stats_message(services: Services, client: WebClient | None, *, period: Perio
     return with_stats_hint(report_message(report, client), period=period)
 
 
-def share_chart(services: Services, client: WebClient, *, channel: str) -> None:
-    """`/flywheel stats share`: the trend chart to the channel the command came from."""
+def share_chart(services: Services, client: WebClient, *, channel: str, user: str | None) -> None:
+    """`/flywheel stats share`: the trend chart to the channel the command came from, if `user` has the
+    FLYWHEEL_ROLE_SHARE_STATS role (else NotAllowed, nothing posted)."""
+    require(services, user, Action.SHARE_STATS)
     now = services.clock()
-    year, week, _ = now.isocalendar()
-    upload_chart(services, client, channel=channel, week_of=now, key=f"{year}-W{week:02d}")
+    upload_chart(services, client, channel=channel, week_of=now, key=iso_week(now))

@@ -68,7 +68,11 @@ def claimed_ids(body: dict[str, Any]) -> tuple[set[str], set[str]]:
 
 
 def _actor_teams(event: dict[str, Any]) -> set[str]:
-    return _ids(event.get("user_team"), event.get("source_team"), event.get("team"))
+    found = _ids(event.get("user_team"), event.get("source_team"), event.get("team"))
+    for inner in (event.get("message"), event.get("previous_message")):  # message_changed / message_deleted
+        if isinstance(inner, dict):  # the edited message's author: a sibling or partner must not edit in a note
+            found |= _ids(inner.get("user_team"), inner.get("source_team"), inner.get("team"))
+    return found
 
 
 def refusal(body: dict[str, Any], identity: Identity) -> str | None:

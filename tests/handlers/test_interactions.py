@@ -172,7 +172,7 @@ def test_a_broken_regression_is_posted_in_its_own_thread(harness: Harness, world
                              run_id=3, fixed_by=ANA, thread_channel=item.channel, thread_ts=item.ts)
     fine = RegressionResult(case_id=2, gap_id=8, conversation_id=1, verdict="pass", broke=False, run_id=4,
                             fixed_by=BEN, thread_channel=item.channel, thread_ts=world["c2"].ts)
-    flows.announce_broken(harness.app.client, [broke, fine])
-    posted = harness.thread_with(item, "regression check of")
+    assert flows.announce_broken(harness.services, harness.app.client, [broke, fine]) == 1
+    posted = harness.thread_with(item, "regression replay of")  # the nightly job's notice (bot/jobs.py)
     assert f"<@{ANA}>" in texts(posted) and "gap #7" in texts(posted)
     assert not harness.thread(world["c2"])

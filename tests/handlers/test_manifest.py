@@ -27,6 +27,7 @@ class RecordingApp:
         self.commands: list[str] = []
         self.actions: list[str] = []
         self.views: list[str] = []
+        self.suggestions: list[str] = []  # options loads of external selects (block_suggestion)
 
     def _record(self, where: list[str], name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         where.append(str(name))
@@ -48,6 +49,10 @@ class RecordingApp:
 
     def view(self, callback_id: str) -> Callable[..., Any]:
         return self._record(self.views, callback_id)
+
+    def options(self, action_id: str) -> Callable[..., Any]:
+        assert action_id in self.actions, "an external select needs its block_actions listener too"
+        return self._record(self.suggestions, action_id)
 
     def __getattr__(self, name: str) -> Any:
         raise AssertionError(f"register_handlers used app.{name}: teach this test about it")

@@ -46,7 +46,7 @@ def test_a_broken_fix_is_told_with_before_after_and_three_buttons(harness: Harne
 
     client = WebClient(base_url=harness.slack.url, token="xoxb-test")
     assert jobs.regression_job(services, client, now=services.clock()) == 1
-    notice = harness.thread_with(item, "nightly regression replay")
+    notice = harness.thread_with(item, "regression replay of")
     body = texts(notice)
     assert f"*gap #{gap.id}*" in body and "back to failed" in body
     assert "*When it passed*" in body and "5 business days" in body  # the verified answer

@@ -40,6 +40,7 @@ def test_ill_write_this_makes_the_owner_and_the_reminder_mentions_them(
     _, ts = harness.reply(item, "I'll write this", user=BEN)
     wait(lambda: _owner(harness, gap.id) == BEN, what="Ben owns the gap")
     wait(lambda: f"Owner: <@{BEN}>" in texts(harness.message(REVIEW, gap_msg["ts"])), what="the owner shown")
+    wait(lambda: f"owner <@{BEN}>" in texts(harness.message(REVIEW, item.ts)), what="the owner on the digest item")
     wait(lambda: any(r["name"] == "raising_hand" and BOT_USER_ID in r["users"]
                      for r in harness.message(REVIEW, ts).get("reactions", [])), what="the :raising_hand:")
     rows, _ = gap_rows(harness.services, user=BEN)  # App Home's "your gaps" (Ben never flagged it)

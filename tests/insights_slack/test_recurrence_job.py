@@ -8,8 +8,6 @@ Known world: refunds (r1) fixed 11-16 by bob, then rr1, rr2, rr4 went wrong (imp
 from __future__ import annotations
 
 import bot.jobs as jobs
-from bot.present import stats_view
-from bot.services.digest import stats_detail
 from bot.services.stats import weekly_stats
 from storage.models import JobClaim
 from tests.insights_slack.conftest import BOB, REVIEW
@@ -56,8 +54,7 @@ def test_the_scan_starts_where_the_last_one_did(world: World, threads, client, s
 
 
 def week_recurrences(world: World) -> int:
-    detail = stats_detail(world.services, weekly_stats(world.services, now=NOW, weeks=1))
-    return stats_view(detail).current.recurrences
+    return weekly_stats(world.services, now=NOW, weeks=1).current.recurrences
 
 
 def test_a_fixed_gap_without_a_thread_is_linked_but_not_posted(world: World, client, slack) -> None:  # type: ignore[no-untyped-def]

@@ -169,7 +169,20 @@ def test_stats_share_posts_the_chart_to_the_channel(team: World, harness: Harnes
 def test_stats_share_is_role_checked(team: World, harness: Harness) -> None:
     team.services.settings.admins = ANN
     assert harness.command("stats share", user=BOB).status == 200
-    refused = wait(lambda: harness.slack.calls_to("chat.postEphemeral"), what="the refusal")[-1]
-    assert "Only Flywheel admins" in texts(refused.params)
+    refused = texts(wait(lambda: harness.slack.calls_to("chat.postEphemeral"), what="the refusal")[-1].params)
+    assert "Only Flywheel admins may share the stats in the channel" in refused
+    assert "FLYWHEEL_ROLE_SHARE_STATS" in refused and "digest" not in refused  # its own role, not `digest now`'s
     assert not harness.slack.calls_to("files.completeUploadExternal") and not harness.slack.calls_to("upload")
     assert not [c for c in harness.slack.calls_to("webhook") if c.params.get("response_type") == "in_channel"]
+
+
+def test_stats_share_has_its_own_role(team: World, harness: Harness) -> None:
+    settings = team.services.settings
+    settings.admins, settings.role_share_stats = ANN, BOB  # BOB may share the stats, not post the digest now
+    assert harness.command("digest now", user=BOB).status == 200
+    refused = texts(wait(lambda: harness.slack.calls_to("chat.postEphemeral"), what="the refusal")[-1].params)
+    assert "Only Flywheel admins may post the digest now" in refused
+    assert harness.command("stats share", user=BOB).status == 200
+    answer = harness.slack.wait_for("webhook", 1, timeout=15)[-1].params
+    assert answer["response_type"] == "in_channel" and "fell short" in texts(answer)
+    assert harness.slack.last("files.completeUploadExternal").ok

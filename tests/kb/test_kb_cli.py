@@ -57,3 +57,33 @@ def test_search_ranks_articles_for_each_conversation_as_json_lines(env: Path) ->
 
 def test_search_needs_a_query_or_conversations(env: Path) -> None:
     assert "--conversations" in run("kb", "search", code=2)
+
+
+def test_a_japanese_article_survives_publish_import_export_import(env: Path) -> None:
+    from bot.publishers import ArticleToPublish
+    from bot.publishers.markdown import MarkdownPublisher
+
+    published = env / "published"
+    MarkdownPublisher(published, git_commit=False).publish(ArticleToPublish(
+        slug="返金にかかる日数は", title="返金にかかる日数は？", body="返金は5営業日以内にカードに戻ります。"))
+    (published / "配送の日数.md").write_text("# 配送\n\n3日で届きます。\n", encoding="utf-8")  # no front matter
+    assert {p.name for p in published.glob("*.md")} == {"返金にかかる日数は.md", "配送の日数.md"}
+    assert "created 2" in run("kb", "import", str(published))
+    listing = run("kb", "list")
+    assert "返金にかかる日数は" in listing and "配送の日数" in listing  # the slugs, not article-N
+    exported = env / "exported"
+    run("kb", "export", str(exported))
+    assert {p.name for p in exported.glob("*.md")} == {"返金にかかる日数は.md", "配送の日数.md"}
+    again = run("kb", "import", str(exported))
+    assert "created 0, updated 0, unchanged 2" in again  # the same two articles, nothing new
+    out = json.loads(run("kb", "search", "返金 日数", "--json"))
+    assert out["results"][0]["slug"] == "返金にかかる日数は"
+
+
+@pytest.mark.parametrize("slug", ["../x", ".hidden", "-x", "_x", "a.b", "a b", "a\\b", "x" * 201])
+def test_import_still_refuses_a_slug_that_is_no_file_name(env: Path, slug: str) -> None:
+    folder = env / "kb"
+    folder.mkdir()
+    (folder / "a.md").write_text(f"---\ntitle: A\nslug: {json.dumps(slug)}\n---\n\nBody.\n", encoding="utf-8")
+    output = run("kb", "import", str(folder), code=3)
+    assert "the slug must be" in output and "created 0" in output

@@ -187,3 +187,20 @@ def test_a_regression_run_fans_out_one_job_per_case_and_gathers_every_result(pg_
     with services.session() as s:
         assert len(list(s.scalars(select(ReplayRun).where(ReplayRun.kind == "regression")))) == CASES  # once each
         assert list(s.scalars(select(QueuedResult))) == []  # gathered, then cleaned up
+
+
+def test_a_fanned_out_run_with_no_worker_ends_at_its_deadline_with_errors(pg_url: str) -> None:
+    from bench.worker_scaling import CASES, _make_cases
+    from bot.services.regression import run_regressions
+
+    settings = Settings(_env_file=None, database_url=pg_url, regression_deadline=1)  # type: ignore[call-arg]
+    services = build_services(settings, llm=FakeLLM())
+    _make_cases(services)
+    services.queue = build_queue(settings)  # jobs queued in procrastinate_jobs; no worker runs them
+    started = time.monotonic()
+    try:
+        results = run_regressions(services, actor=None)
+    finally:
+        services.queue.close()
+    assert time.monotonic() - started < 15
+    assert len(results) == CASES and all(r.error and r.verdict is None and not r.broke for r in results)

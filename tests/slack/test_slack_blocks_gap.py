@@ -89,8 +89,8 @@ def test_outline_message() -> None:
     assert "*Facts the article must state*" in text and "• pro-rated" in text
     assert "Does it apply to EU customers?" in text
     assert "(2 notes so far)" in text
-    assert action_ids(d) == [ActionId.PICK_TURN, ActionId.PICK_KIND, ActionId.WRITE_DRAFT, ActionId.EDIT_OUTLINE,
-                             ActionId.TAKE_GAP, ActionId.DISMISS]
+    assert action_ids(d) == [ActionId.PICK_TURN, ActionId.PICK_KIND, ActionId.PICK_TARGET, ActionId.WRITE_DRAFT,
+                             ActionId.EDIT_OUTLINE, ActionId.TAKE_GAP, ActionId.DISMISS]
     for action in (ActionId.WRITE_DRAFT, ActionId.EDIT_OUTLINE, ActionId.DISMISS):
         assert GapRef.load(by_action(d, action)["value"]) == GapRef(gap_id=12)
     assert "confirm" in by_action(d, ActionId.DISMISS)
