@@ -74,17 +74,24 @@ def rebase(kb: KnowledgeBase, session_factory: SessionFactory, reader: ArticleRe
            ) -> tuple[str, str, list[str]]:
     """The update to publish, merged with the help centre's current text (see the module's docstring)."""
     current, known = _current(session_factory, reader, article_id)
-    if current is None or current.revision == known:
+    if current is None:
         return title, body, list(tags)
     with session_factory() as session:
         article = session.get(Article, article_id)
         assert article is not None
+        changed_there = current.revision != known  # edited in the help centre since we last read it
+        # ... or read since the draft began: a sync (or a conflict) already stored their edit as a newer version
+        # here. Either way the draft started from an older text: merge, never overwrite.
+        newer_here = base_version is not None and base_version < article.version
+        if not (changed_there or newer_here):
+            return title, body, list(tags)
         number = base_version or article.version
         base = session.query(ArticleVersion).filter_by(article_id=article_id, version=number).one_or_none()
         base_title, base_body = (base.title, base.body) if base else (article.title, article.body)
         base_tags = list(base.tags) if base else list(article.tags)
         merged = merge3(base_body, body, current.body)
-        store(kb, session, reader.name, current, now)  # the docs team's edit: a version of its own, kept
+        if changed_there:
+            store(kb, session, reader.name, current, now)  # the docs team's edit: a version of its own, kept
     if merged.conflicts:
         log.info("update conflicts with the help centre article_id=%r conflicts=%d", article_id,
                  len(merged.conflicts))

@@ -97,6 +97,39 @@ def test_an_edit_on_the_same_lines_is_a_conflict_and_nothing_is_published(svc, t
         assert "is 10 days after" in (s.get(Article, article_id).body or "")
 
 
+def test_an_edit_a_sync_already_brought_in_is_still_kept_at_publish(svc, tmp_path) -> None:
+    """The docs team edits the article, the scheduled sync stores it, then the (older) draft is published: it is
+    merged with their edit, never published over it."""
+    with external_kb("zendesk", now=lambda: 0.0) as kb:
+        ext = kb.seed("Refunds to your card", ARTICLE_HTML, label_names=["billing"])
+        gap_id, article_id = flag_and_draft(svc, tmp_path, kb)
+        body = kb.articles[ext]["body"]
+        kb.edit(ext, body=body.replace("<p>Refunds always go back to the card you paid with.</p>", DOCS_EDIT))
+        sync(svc.kb, svc.session, reader("zendesk"), clock=lambda: NOW + dt.timedelta(hours=1))
+        svc.publisher = publisher("zendesk")
+        publishing.publish(svc, gap_id=gap_id, user="UANA")
+        live = kb.articles[ext]
+    assert "never to a gift card" in live["body"] and "5 business days" in live["body"]
+    assert "Call the billing team on weekdays." in live["body"]
+
+
+def test_publishing_the_same_draft_after_a_conflict_is_refused_again(svc, tmp_path) -> None:
+    """After a conflict their text is stored here: publishing the unchanged draft again must not overwrite it."""
+    with external_kb("zendesk", now=lambda: 0.0) as kb:
+        ext = kb.seed("Refunds to your card", ARTICLE_HTML)
+        gap_id, _ = flag_and_draft(svc, tmp_path, kb)
+        with svc.session() as s:
+            draft = s.scalar(select(Draft).where(Draft.gap_id == gap_id).order_by(Draft.id.desc()))
+            assert draft is not None
+            draft.body = draft.body.replace("depends on when", "is 5 business days after")
+        kb.edit(ext, body=ARTICLE_HTML.replace("depends on when", "is 10 days after"))
+        svc.publisher = publisher("zendesk")
+        for _ in range(2):
+            with pytest.raises(UpdateConflict):
+                publishing.publish(svc, gap_id=gap_id, user="UANA")
+        assert "is 10 days after" in kb.articles[ext]["body"] and kb.creates == 0
+
+
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url_engine) -> Path:
     return cli_env(tmp_path, monkeypatch, db_url_engine)
