@@ -12,6 +12,7 @@
     flywheel_job_claim_oldest_age_seconds       age of the oldest unfinished claim (0 when none)
     flywheel_queue_depth                        queued and running jobs (`bot/queue`; absent without a queue)
     flywheel_queue_oldest_age_seconds           age of the oldest of them (0 when none)
+    flywheel_queue_failed_jobs                  jobs given up after their last attempt (kept for a person)
 
 Labels are closed sets (kinds, tasks, configured model names, package names): never conversation text,
 user or channel ids.
@@ -96,12 +97,15 @@ class _QueueCollector(Collector):
             return
         try:
             depth, age = self.services.queue.stats()
+            failed = self.services.queue.failed()
         except Exception:  # noqa: BLE001 - a scrape reports what it can
             log.exception("metrics: work queue unreadable")
             return
         yield GaugeMetricFamily("flywheel_queue_depth", "Jobs queued or running.", value=depth)
         yield GaugeMetricFamily("flywheel_queue_oldest_age_seconds", "Age of the oldest job queued or running.",
                                 value=max(age, 0.0))
+        yield GaugeMetricFamily("flywheel_queue_failed_jobs", "Jobs given up after their last attempt (kept).",
+                                value=failed)
 
 
 class _ErrorLogCounter(logging.Handler):

@@ -48,7 +48,7 @@ class LocalQueue:
         self.path, self.settings = path, settings
         self._q = persistqueue.SQLiteAckQueue(str(path.parent), db_file_name=path.name, multithreading=True,
                                               auto_resume=True, serializer=json_serializer)
-        self._q.clear_acked_data(keep_latest=100, clear_ack_failed=True)
+        self._q.clear_acked_data(keep_latest=100, clear_ack_failed=False)  # failed jobs stay: /metrics counts them
         self._lock = threading.Lock()
         self._delayed: list[tuple[float, int]] = []  # (not before, row id) of retries waiting, still unacked
         self._keys = {row["data"].get("key") for row in self._q.queue() if int(row["status"]) < 5} - {None}
@@ -72,6 +72,12 @@ class LocalQueue:
         with sqlite3.connect(self.path, timeout=5) as conn:
             count, oldest = conn.execute(f"SELECT COUNT(*), MIN(timestamp) FROM {TABLE} WHERE status < 5").fetchone()
         return int(count or 0), max(time.time() - oldest, 0.0) if oldest else 0.0
+
+    def failed(self) -> int:
+        """Jobs given up after their last attempt (persist-queue's `ack_failed` rows, kept in the file)."""
+        with sqlite3.connect(self.path, timeout=5) as conn:
+            (count,) = conn.execute(f"SELECT COUNT(*) FROM {TABLE} WHERE status = 9").fetchone()
+        return int(count or 0)
 
     def unfinished(self, task: str) -> int:
         return self.stats()[0]
@@ -121,6 +127,10 @@ class LocalQueue:
         task, attempt = str(job["task"]), int(job.get("attempt") or 1)
         try:
             tasks.run(runtime, task, job["payload"])
+        except tasks.UnknownTask:
+            log.error("job given up at once: no such task task=%r", task[:80])
+            self._done(row_id, job, failed=True)
+            return
         except Exception:  # noqa: BLE001 - a job's failure is retried, never the consumer's end
             if attempt >= self.settings.queue_max_attempts:
                 log.exception("job given up task=%r attempt=%d", task, attempt)

@@ -106,6 +106,12 @@ class PgQueue:
         count, age = (row or (0, None))
         return int(count or 0), float(age or 0.0)
 
+    def failed(self) -> int:
+        """Jobs given up after their last attempt (procrastinate keeps them, status 'failed')."""
+        with psycopg.connect(conninfo(self.database_url)) as conn:
+            row = conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE status = 'failed'").fetchone()
+        return int((row or (0,))[0] or 0)
+
     def unfinished(self, task: str) -> int:
         with psycopg.connect(conninfo(self.database_url)) as conn:
             row = conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE task_name = %s"

@@ -38,10 +38,14 @@ def tasks() -> dict[str, TaskFn]:
     return dict(_TASKS)
 
 
+class UnknownTask(Exception):
+    """A job names no registered task (written by another version, or forged): retrying cannot help."""
+
+
 def run(runtime: Runtime, name: str, payload: dict[str, Any]) -> None:
     fn = _TASKS.get(name)
     if fn is None:
-        raise LookupError(f"unknown task {name!r}")
+        raise UnknownTask(f"unknown task {name[:80]!r}")
     fn(runtime, payload)
 
 

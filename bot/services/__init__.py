@@ -36,6 +36,8 @@ class WorkQueue(Protocol):
 
     def stats(self) -> tuple[int, float]: ...  # (jobs not finished, age in seconds of the oldest)
 
+    def failed(self) -> int: ...  # jobs given up after their last attempt (kept, for a person to look at)
+
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)

@@ -97,6 +97,23 @@ def test_a_job_is_given_up_after_the_last_attempt(tmp_path: Path, runs: list[Any
         queue.stop()
     assert len(runs) == 3
     assert queue._q.ack_failed_count() == 1
+    assert queue.failed() == 1  # kept, and counted on /metrics
+    again, _ = _queue(tmp_path)  # the next start keeps it too (a person looks at it, nothing deletes it)
+    assert again.failed() == 1
+
+
+def test_a_job_naming_no_task_is_given_up_at_once(tmp_path: Path, runs: list[Any], services: Services) -> None:
+    """A job written by another version (or forged) is not retried: retrying cannot help, and it is kept."""
+    queue, _ = _queue(tmp_path, queue_backoff=5.0)
+    queue.enqueue("no-such-task", {"n": 1})
+    queue.enqueue("test-record", {"n": 2})
+    queue.start(Runtime(services), 1)
+    try:
+        _until(lambda: queue.stats()[0] == 0, timeout=4)  # within the first backoff: no retry was scheduled
+    finally:
+        queue.stop()
+    assert [(name, n) for name, n, _ in runs] == [("record", 2)]
+    assert queue.failed() == 1
 
 
 def test_several_threads_run_each_job_exactly_once(tmp_path: Path, runs: list[Any], services: Services) -> None:
@@ -153,6 +170,6 @@ def test_metrics_show_the_depth_and_the_oldest_jobs_age(tmp_path: Path, services
         text = Metrics(services).render().decode()
     finally:
         stop()
-    assert "flywheel_queue_depth 2.0" in text
+    assert "flywheel_queue_depth 2.0" in text and "flywheel_queue_failed_jobs 0.0" in text
     age = float(text.split("\nflywheel_queue_oldest_age_seconds ")[1].split()[0])
     assert 0.05 <= age < 30

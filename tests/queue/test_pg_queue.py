@@ -66,8 +66,14 @@ def test_two_workers_run_each_job_once_and_a_failing_job_is_retried_with_backoff
         if tries <= 2:
             raise RuntimeError("boom")
 
+    def broken(rt: Runtime, p: dict[str, Any]) -> None:
+        with lock:
+            seen.append(("broken", 0, "", time.monotonic()))
+        raise RuntimeError("always")
+
     registry.task("test-record")(record)
     registry.task("test-flaky")(flaky)
+    registry.task("test-broken")(broken)
     queue = build_queue(settings)
     assert isinstance(queue, PgQueue)
     workers = [WorkerThread(Runtime(services), 2), WorkerThread(Runtime(services), 2)]
@@ -75,17 +81,20 @@ def test_two_workers_run_each_job_once_and_a_failing_job_is_retried_with_backoff
         for w in workers:
             w.start()
         queue.enqueue("test-flaky", {})
+        queue.enqueue("test-broken", {})
         for n in range(40):
             queue.enqueue("test-record", {"n": n})
-        wait(lambda: sum(1 for s in seen if s[0] == "flaky") == 3 and queue.unfinished("test-record") == 0, 60,
-             "every job")
+        wait(lambda: sum(1 for s in seen if s[0] == "flaky") == 3 and queue.unfinished("test-record") == 0
+             and queue.failed() == 1, 60, "every job, the broken one given up")
         assert queue.stats()[0] == 0
+        assert sum(1 for s in seen if s[0] == "broken") == 3  # FLYWHEEL_QUEUE_MAX_ATTEMPTS runs, then kept as failed
     finally:
         for w in workers:
             w.stop()
         queue.close()
         registry._TASKS.pop("test-record", None)
         registry._TASKS.pop("test-flaky", None)
+        registry._TASKS.pop("test-broken", None)
     assert sorted(s[1] for s in seen if s[0] == "record") == list(range(40))  # each once
     t = [s[3] for s in seen if s[0] == "flaky"]
     assert t[1] - t[0] >= 0.9 and t[2] - t[1] >= 1.9  # 1 s, then 2 s (FLYWHEEL_QUEUE_BACKOFF doubling)
