@@ -18,11 +18,12 @@ STAT_LABELS: tuple[tuple[str, str], ...] = (
     ("published", "Published"),
     ("verified", "Verified by replay"),
     ("failed", "Replay failed"),
+    ("dismissed", "Dismissed"),
     ("open_backlog", "Open backlog"),
     ("recurrences", "Came back after a fix"),
 )
 DEFINITIONS = ("New gaps: gaps opened (a co-flag or a conversation joining an older gap is not a new gap). "
-               "Drafted, published, verified, failed: gaps that got there in the period.")
+               "Drafted, published, verified, failed, dismissed: gaps that got there in the period.")
 
 
 def stat_fields(current: StatsNumbers, previous: StatsNumbers | None = None) -> list[str]:

@@ -64,6 +64,7 @@ def funnel_numbers(week: WeekStats) -> StatsNumbers:
     return StatsNumbers(
         reviewed=week.reviewed, flagged=week.flagged, looks_good=week.looks_good, gaps_opened=week.flagged,
         drafts=week.drafted, published=week.published, verified=week.verified, failed=week.failed,
+        dismissed=week.dismissed,
         open_backlog=week.open_backlog, recurrences=week.recurrences,
     )
 

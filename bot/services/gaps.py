@@ -94,8 +94,11 @@ def _mark_item(session: Session, conversation_id: int, status: ReviewStatus, use
     item = session.scalar(
         select(DigestItem).where(DigestItem.conversation_id == conversation_id).order_by(DigestItem.id.desc())
     )
-    if item is not None:
-        item.review_status, item.reviewed_by, item.reviewed_at = status.value, user, now
+    if item is None:
+        return
+    if item.review_status == status.value and item.reviewed_at is not None:
+        return  # a co-flag (maybe weeks later) keeps the first review: past weeks' reviewed counts never move
+    item.review_status, item.reviewed_by, item.reviewed_at = status.value, user, now
 
 
 def _announce(session: Session, gap: Gap, thread: ThreadRef | None, now: dt.datetime) -> Announcement | None:

@@ -160,17 +160,21 @@ class StatsReport(BaseModel):
         return "\n".join(lines)
 
 
-def weekly_stats(services: Services, *, now: dt.datetime, weeks: int = 6) -> StatsReport:
-    """The last `weeks` ISO weeks, the one holding `now` last."""
-    return _report(services, now=now, count=weeks, span_weeks=1, period="week")
+def weekly_stats(services: Services, *, now: dt.datetime, weeks: int = 6,
+                 as_of: dt.datetime | None = None) -> StatsReport:
+    """The last `weeks` ISO weeks, the one holding `now` last. `as_of` (default `now`) is when the report is made:
+    a period already over then (last week, in the Monday post) is replayed as it stood at its end."""
+    return _report(services, now=now, count=weeks, span_weeks=1, period="week", as_of=as_of)
 
 
-def month_stats(services: Services, *, now: dt.datetime, months: int = 3) -> StatsReport:
+def month_stats(services: Services, *, now: dt.datetime, months: int = 3,
+                as_of: dt.datetime | None = None) -> StatsReport:
     """The last `months` periods of four ISO weeks each, the one ending with the week of `now` last."""
-    return _report(services, now=now, count=months, span_weeks=WEEKS_PER_MONTH, period="month")
+    return _report(services, now=now, count=months, span_weeks=WEEKS_PER_MONTH, period="month", as_of=as_of)
 
 
-def _report(services: Services, *, now: dt.datetime, count: int, span_weeks: int, period: Period) -> StatsReport:
+def _report(services: Services, *, now: dt.datetime, count: int, span_weeks: int, period: Period,
+            as_of: dt.datetime | None = None) -> StatsReport:
     if count < 1:
         raise ValueError("need at least one period")
     now = as_utc(now)
@@ -192,7 +196,8 @@ def _report(services: Services, *, now: dt.datetime, count: int, span_weeks: int
             for row, value in zip(rows, _median_hours(session, column, bounds), strict=True):
                 row[field] = value
         for i, (row, (_, stop)) in enumerate(zip(rows, bounds, strict=True)):
-            live = i == count - 1  # the current period reads the state columns as they are now
+            # the period still running reads the state columns as they are now; one over by `as_of`, its end
+            live = i == count - 1 and (as_of is None or as_utc(as_of) < stop)
             row.update(backlog(session, stop=stop, age_at=now if live else stop, live=live))
             row.update(regression(session, stop=stop, live=live))
 

@@ -134,15 +134,17 @@ def cost_line(week: WeekStats) -> str:
             f" · estimated ${week.cost_usd:.2f}{unpriced}")
 
 
-def _report_now(services: Services, now: dt.datetime, period: Period) -> StatsReport:
-    return weekly_stats(services, now=now, weeks=2) if period == "week" else month_stats(services, now=now, months=2)
+def _report_now(services: Services, now: dt.datetime, period: Period, as_of: dt.datetime) -> StatsReport:
+    if period == "week":
+        return weekly_stats(services, now=now, weeks=2, as_of=as_of)
+    return month_stats(services, now=now, months=2, as_of=as_of)
 
 
 def weekly_report(services: Services, *, now: dt.datetime, period: Period = "week",
                   week_of: dt.datetime | None = None, insights: bool = True) -> WeeklyReport:
     """The period holding `week_of` (default: `now`, the period still running) and the one before; with
     `insights`, the top open topics and credit as of `now` (credit only for a week)."""
-    stats = _report_now(services, week_of or now, period)
+    stats = _report_now(services, week_of or now, period, as_of=now)
     judge = stats.judge.to_text() if stats.judge is not None else None
     finished = week_of is not None
     if not insights:

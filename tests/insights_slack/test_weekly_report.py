@@ -28,6 +28,7 @@ PRICES = {"gpt-4o-mini": (0.15, 0.60)}
 # funnel field in `stats --json` -> label of its field in Slack (bot/blocks/stats.py STAT_LABELS)
 FIELDS = {"reviewed": "Conversations reviewed", "looks_good": "Looked good", "flagged": "New gaps (flagged)",
           "drafted": "Drafted", "published": "Published", "verified": "Verified by replay", "failed": "Replay failed",
+          "dismissed": "Dismissed",
           "open_backlog": "Open backlog", "recurrences": "Came back after a fix"}
 runner = CliRunner()
 

@@ -180,3 +180,28 @@ def test_only_admins_may_publish_or_dismiss_when_configured(loop) -> None:
     loop.group_resolver = lambda group: frozenset({"U1"})
     loop.settings.admin_group = "S1"
     assert publish(loop, gap_id=gap_id, user="U1").state == GapState.VERIFIED  # a member of the admin group
+
+
+def test_a_later_co_flag_keeps_the_items_first_review(loop) -> None:
+    """A co-flag weeks later joins the gap but never moves the digest item's review: the week it was reviewed in
+    (and the gap rate of that week's random share) stays as it was."""
+    import datetime as dt
+
+    from storage.models import Digest, DigestItem
+
+    first_at = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)
+    with loop.session() as s:
+        digest = Digest(day=first_at.date(), channel="C0REVIEW")
+        s.add(digest)
+        s.flush()
+        s.add(DigestItem(digest_id=digest.id, conversation_id=resolve(loop, "c1"), position=0, pick="random"))
+    loop.clock = lambda: first_at
+    first = flag(loop, conversation_id=resolve(loop, "c1"), user="U1")
+    loop.clock = lambda: first_at + dt.timedelta(days=9)
+    again = flag(loop, conversation_id=resolve(loop, "c1"), user="U2")
+    assert again.gap_id == first.gap_id and again.joined
+    with loop.session() as s:
+        item = s.scalar(select(DigestItem))
+        assert item is not None and (item.review_status, item.reviewed_by) == ("flagged", "U1")
+        reviewed = item.reviewed_at if item.reviewed_at.tzinfo else item.reviewed_at.replace(tzinfo=dt.UTC)
+        assert reviewed == first_at

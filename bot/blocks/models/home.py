@@ -18,6 +18,7 @@ class StatsNumbers:
     failed: int = 0
     open_backlog: int = 0
     recurrences: int = 0  # conversations that came back wrong after their gap was fixed
+    dismissed: int = 0
 
 
 @dataclass(frozen=True)
