@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -21,6 +22,7 @@ from rich.table import Table
 from bot.errors import ConfigError, InvalidInput
 
 DEFAULT_DAYS = 28
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,20}$")  # a public or private channel's id, not its name
 
 
 def _json(data: Any) -> None:
@@ -217,6 +219,9 @@ def register_report(app: typer.Typer, services_factory: Callable[..., Any]) -> N
         target = channel or svc.settings.stats_channel
         if not target:
             raise ConfigError("No stats channel: set FLYWHEEL_STATS_CHANNEL or pass --channel C0123ABC.")
+        if not CHANNEL_ID.match(target):  # a name (#general) or anything else: the chart upload needs an id
+            raise InvalidInput(f"{target!r} is not a channel id (like C0123ABC): in Slack, the channel's details "
+                               "show it at the bottom.")
         if post_weekly(svc, make_web_client(svc.settings), now=now, channel=target, force=force):
             Console().print(f"Posted the weekly report to {target}.", markup=False, highlight=False)
         else:

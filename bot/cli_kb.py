@@ -115,6 +115,10 @@ def register(app: typer.Typer, services: Callable[..., Any]) -> None:
         out.print(f"{escape(done.source)}{' (full pass)' if done.full else ''}: created {done.created}, updated "
                   f"{done.updated}, unchanged {done.unchanged}, removed from search {done.removed}, back "
                   f"{done.restored}")
+        if done.skipped:  # too big, or no title or body: named so the docs team can look
+            names = ", ".join(escape(str(x)) for x in done.skipped[:20])
+            more = f" and {len(done.skipped) - 20} more" if len(done.skipped) > 20 else ""
+            out.print(f"skipped {len(done.skipped)} (too big, or no title or body): {names}{more}")
 
     @kb_app.command("export")
     def kb_export(folder: Path) -> None:

@@ -16,7 +16,7 @@ from bot.blocks.common import mention
 from bot.blocks.models import EditDraftView, EditOutlineView, OverrideView
 from bot.blocks.target import build_target_notice, build_target_options
 from bot.blocks.verdict import build_override_modal
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, NotFound
 from bot.services import (
     Services,
     authoring,
@@ -107,10 +107,12 @@ def handle_pick_target(ack: Ack, body: dict[str, Any], services: Services, clien
     """The target select: the draft updates the chosen article, or is a new one (as `flywheel gaps target`)."""
     ack()
     ref, user = parse_value(body, TargetRef), _user(body)
+    w = flows.where(body)
+    if threads.gap_thread(services, ref.gap_id) != (w.channel, w.thread_ts):  # a value naming another thread's gap
+        raise InvalidInput(f"This select is not gap #{ref.gap_id}'s: pick the article in the gap's own thread.")
     gaps.require_active(services, ref.gap_id)
     chosen = help_centre.set_target(services, gap_id=ref.gap_id, user=user,
                                     article=str(ref.article_id) if ref.article_id else None)
-    w = flows.where(body)
     flows.update(client, w.channel, w.message_ts, flows.gap_message(services, ref.gap_id))
     choice = present.target_choice(help_centre.target_title(services, chosen)) if chosen else None
     flows.post(client, w.channel, build_target_notice(ref.gap_id, user, choice), thread_ts=w.thread_ts)
@@ -120,8 +122,13 @@ def handle_target_options(ack: Ack, body: dict[str, Any], services: Services) ->
     """The target select's options (block_suggestion): candidates, or the KB's matches for what was typed."""
     blocks = (body.get("message") or {}).get("blocks", [])
     block: dict[str, Any] = next((b for b in blocks if b.get("block_id") == body.get("block_id")), {})
-    ref = TargetRef.load(((block.get("accessory") or {}).get("initial_option") or {}).get("value"))
-    found = help_centre.target_candidates(services, gap_id=ref.gap_id, query=str(body.get("value") or "")[:200])
+    try:
+        ref = TargetRef.load(((block.get("accessory") or {}).get("initial_option") or {}).get("value"))
+        found = help_centre.target_candidates(services, gap_id=ref.gap_id, query=str(body.get("value") or "")[:200])
+    except (InvalidInput, NotFound):  # no select on that message, or its gap is gone: nothing to offer, not a 500
+        log.info("target options refused block_id=%r", body.get("block_id"))
+        ack(options=[])
+        return
     ack(options=build_target_options(ref.gap_id, [present.target_choice(c) for c in found]))
 
 

@@ -176,12 +176,12 @@ def shadow_test_into(services: Services, client: WebClient, *, gap_id: int, user
 
 
 def publish_into(services: Services, client: WebClient, *, gap_id: int, user: str, where_: Where, ts: str,
-                 draft_id: int | None) -> None:
+                 draft_id: int | None, job_token: str | None = None) -> None:
     """Publish (exactly once: `publishing`; a rerun verifies instead), then the verdict in place of `ts`."""
     draft = threads.current_draft(services, gap_id)
     out = None
     with shown_in(client, where_, ts, retry=ActionId.PUBLISH, gap_id=gap_id, draft_id=draft_id):
-        out = publishing.publish_or_verify(services, gap_id=gap_id, user=user, draft_id=draft_id)
+        out = publishing.publish_or_verify(services, gap_id=gap_id, user=user, draft_id=draft_id, job_token=job_token)
         if out.outcome is None:  # published, verification pending (or a draft the agent cannot see): Retry verifies
             pending = ErrorView(message=out.pending or "Published; verification pending.",
                                 retry_action=ActionId.PUBLISH, gap_id=gap_id, draft_id=draft_id)

@@ -95,6 +95,8 @@ class SyncReport:
     unchanged: int = 0
     removed: int = 0
     restored: int = 0
+    skipped: list[str] = field(default_factory=list)  # external ids stored as nothing: no title, or no body (a
+    # body that is empty, not text, or HTML over bot.integrations.html.MAX_HTML_CHARS converts to none)
     seen: set[tuple[str, str | None]] = field(default_factory=set, repr=False)
 
 
@@ -144,6 +146,7 @@ def store(kb: KnowledgeBase, session: Session, source: str, ext: ExternalArticle
         return article
     if not ext.title.strip() or not ext.body.strip():
         log.info("synced article without a title or a body skipped source=%s id=%s", source, ext.external_id)
+        report.skipped.append(ext.external_id)
         return article
     slug = None if article is not None else kb.free_slug(session, readable_slug(ext.title))
     saved, changed = kb.save(session, title=ext.title, body=ext.body, tags=ext.tags, author=f"sync:{source}",
@@ -191,9 +194,9 @@ def sync(kb: KnowledgeBase, session_factory: SessionFactory, reader: ArticleRead
             row.cursor, row.updated_at = page.cursor, now
             session.add(row)
         report.pages += 1
-    log.info("kb sync done source=%s full=%s pages=%d created=%d updated=%d unchanged=%d removed=%d restored=%d",
-             reader.name, full, report.pages, report.created, report.updated, report.unchanged, report.removed,
-             report.restored)
+    log.info("kb sync done source=%s full=%s pages=%d created=%d updated=%d unchanged=%d removed=%d restored=%d "
+             "skipped=%r", reader.name, full, report.pages, report.created, report.updated, report.unchanged,
+             report.removed, report.restored, report.skipped[:20])
     return report
 
 

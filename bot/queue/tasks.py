@@ -75,7 +75,8 @@ def shadow_test(rt: Runtime, p: dict[str, Any]) -> None:
 def publish(rt: Runtime, p: dict[str, Any]) -> None:
     draft_id = p.get("draft_id")
     steps.publish_into(rt.services, rt.slack(), gap_id=int(p["gap_id"]), user=str(p["user"]), where_=_where(p),
-                       ts=str(p["ts"]), draft_id=int(draft_id) if draft_id is not None else None)
+                       ts=str(p["ts"]), draft_id=int(draft_id) if draft_id is not None else None,
+                       job_token=f"{p['channel']}:{p['ts']}")  # one placeholder per click: this job's identity
 
 
 @task("regression-case")

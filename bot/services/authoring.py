@@ -24,6 +24,25 @@ from storage.models import Outline as OutlineRow
 
 log = logging.getLogger(__name__)
 
+# What of the notes goes into a prompt (a thread can hold hundreds, a note can be a pasted 100 KB log): the newest
+# notes, each cut at MAX_NOTE_CHARS, at most MAX_PROMPT_NOTES of them and MAX_NOTES_CHARS in all (docs/SECURITY.md).
+MAX_PROMPT_NOTES = 50
+MAX_NOTE_CHARS = 2_000
+MAX_NOTES_CHARS = 20_000
+
+
+def prompt_notes(notes: list[str]) -> list[str]:
+    """The notes a prompt carries, oldest first: the newest that fit the caps above, a long one cut with "…"."""
+    kept: list[str] = []
+    room = MAX_NOTES_CHARS
+    for text in reversed(notes):
+        note = text if len(text) <= MAX_NOTE_CHARS else text[:MAX_NOTE_CHARS - 1] + "…"
+        if len(kept) >= MAX_PROMPT_NOTES or len(note) > room:
+            break
+        kept.append(note)
+        room -= len(note)
+    return kept[::-1]
+
 
 def latest_outline(session: Session, gap_id: int) -> OutlineRow | None:
     return session.scalar(select(OutlineRow).where(OutlineRow.gap_id == gap_id).order_by(OutlineRow.id.desc()))
@@ -54,7 +73,7 @@ def gap_context(services: Services, session: Session, gap: Gap) -> GapContext:
         agent_answer=answer,
         human_answer=human,
         related_articles=[ArticleSnippet(id=h.article_id, title=h.title, text=h.body) for h in hits],
-        notes=[n.text for n in gap.notes],
+        notes=prompt_notes([n.text for n in gap.notes]),
         other_conversation_refs=[r for r in linked_refs(session, gap) if r != gap.conversation.external_id],
     )
 
@@ -101,10 +120,11 @@ def write_draft(services: Services, *, gap_id: int, user: str | None) -> Draft:
         if gap.state != GapState.DRAFTING.value:
             ensure_can(gap, GapState.DRAFTING)  # the transition itself happens with the draft
         ctx = gap_context(services, session, gap)
+        folded = len(gap.notes)  # every note so far counts as folded in, the ones past the caps too
     article = redact_draft(services.llm.draft(ctx, outline), scrubber_for(services.settings))  # any provider
     article = update_draft(services, outline=outline, drafted=article)  # an update: the article plus the change
     return save_draft(services, gap_id=gap_id, article=article, outline=outline, user=user,
-                      notes_folded=len(ctx.notes))
+                      notes_folded=folded)
 
 
 def save_draft(

@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 
-from bot.errors import FlywheelError, InvalidInput, PublishError
+from bot.domain import ACTIVE_GAP_STATES, GapState
+from bot.errors import FlywheelError, IllegalTransition, InvalidInput, PublishError
 from bot.kb.search import conversation_query
 from bot.kb.sync import ArticleReader
 from bot.kb.sync_merge import UpdateConflict
@@ -106,6 +107,10 @@ def set_target(services: Services, *, gap_id: int, article: str | None, user: st
     latest draft follow; write the draft again so it starts from the chosen article. Returns the article id."""
     with services.session() as session:
         gap = get_gap(session, gap_id)
+        if GapState(gap.state) not in ACTIVE_GAP_STATES:  # a published or dismissed gap's draft is history
+            raise IllegalTransition(f"Gap #{gap_id} is {gap.state}; its draft's article can't change any more.")
+        if article is not None and not article.isprintable():  # a NUL is a DataError on PostgreSQL, not "no article"
+            raise InvalidInput("That is not an article id or slug (it has control characters).")
         target = services.kb.get(session, article) if article is not None else None
         if target is not None and target.withdrawn_at is not None:
             raise InvalidInput(f"Article #{target.id} is not live any more (deleted, archived or withdrawn).")

@@ -71,24 +71,25 @@ def check_publish(services: Services, *, gap_id: int, user: str) -> GapState:
 
 
 def publish_or_verify(services: Services, *, gap_id: int, user: str, draft_id: int | None = None,
-                      anyway: str | None = None) -> PublishOutcome:
+                      anyway: str | None = None, job_token: str | None = None) -> PublishOutcome:
     """Publish the draft (`draft_id`: the one the button showed; None: the latest), the one call every edge
     makes. A gap already published (its verdict was lost or is pending) is verified again instead."""
     require(services, user, Action.PUBLISH)
     with services.session() as session:
         state = GapState(get_gap(session, gap_id).state)
     if state != GapState.PUBLISHED:
-        return publish(services, gap_id=gap_id, user=user, draft_id=draft_id, anyway=anyway)
+        return publish(services, gap_id=gap_id, user=user, draft_id=draft_id, anyway=anyway, job_token=job_token)
     done = verify(services, gap_id=gap_id, user=user)
     log.info("already published, verified instead gap_id=%r state=%r", gap_id, done.state)
     return _outcome(services, gap_id, done, verified_instead=True)
 
 
 def publish(services: Services, *, gap_id: int, user: str, draft_id: int | None = None,
-            anyway: str | None = None) -> PublishOutcome:
-    """Claim, publish externally, record, verify (see the module's docstring)."""
+            anyway: str | None = None, job_token: str | None = None) -> PublishOutcome:
+    """Claim, publish externally, record, verify (see the module's docstring). `job_token` names the queued job
+    doing it: when that same job runs again (its worker died mid-publish), it resumes its attempt at once."""
     require(services, user, Action.PUBLISH)
-    attempt_id = _claim(services, gap_id=gap_id, draft_id=draft_id, user=user, anyway=anyway)
+    attempt_id = _claim(services, gap_id=gap_id, draft_id=draft_id, user=user, anyway=anyway, job_token=job_token)
     return complete(services, attempt_id=attempt_id, user=user)
 
 
@@ -100,7 +101,8 @@ def _shadow_verdict(session: Session, draft_id: int) -> str | None:
     return None if run is None else (run.human_verdict or run.verdict or Verdict.UNCLEAR.value)
 
 
-def _claim(services: Services, *, gap_id: int, draft_id: int | None, user: str, anyway: str | None) -> int:
+def _claim(services: Services, *, gap_id: int, draft_id: int | None, user: str, anyway: str | None,
+           job_token: str | None = None) -> int:
     now = services.clock()
     with services.session() as session:
         lock_gap(session, gap_id)  # a second click waits here, then finds the open attempt
@@ -109,7 +111,8 @@ def _claim(services: Services, *, gap_id: int, draft_id: int | None, user: str, 
                                                             PublishAttempt.state == AttemptState.CLAIMED.value))
         if open_ is not None:
             age = (as_utc(now) - as_utc(open_.created_at)).total_seconds()
-            if age < services.settings.publish_claim_timeout:
+            own_retry = job_token is not None and open_.job_token == job_token  # the queue runs it again: resume
+            if age < services.settings.publish_claim_timeout and not own_retry:
                 raise IllegalTransition(f"Gap #{gap_id} is publishing: {open_.created_by} started it a moment ago; "
                                         "its verdict follows. Nothing was done twice.")
             open_.created_at = now  # cut short by a crash: this call resumes it with the same key
@@ -133,7 +136,7 @@ def _claim(services: Services, *, gap_id: int, draft_id: int | None, user: str, 
             PublishAttempt.gap_id == gap_id, PublishAttempt.draft_id == draft.id)) or 0)
         attempt = PublishAttempt(gap_id=gap_id, draft_id=draft.id, idempotency_key=f"g{gap_id}-d{draft.id}-{seq}",
                                  state=AttemptState.CLAIMED.value, publisher=services.publisher.name, reason=reason,
-                                 created_by=user, created_at=now)
+                                 created_by=user, created_at=now, job_token=job_token)
         session.add(attempt)
         session.flush()
         transition(session, gap, GapState.PUBLISHING, actor=user, action="publishing", now=now,

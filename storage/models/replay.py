@@ -96,3 +96,4 @@ class PublishAttempt(Base):
     created_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]
+    job_token: Mapped[str | None] = mapped_column(String(128))  # the queued job that claimed it (its retry resumes)

@@ -66,7 +66,11 @@ def test_kb_sync_markdown_folder_through_the_cli(env: Path) -> None:
     (docs / "refunds.md").write_text("---\ntitle: Refund times\ntags: [billing]\n---\nRefunds take 5 days.\n")
     (docs / "promo.md").write_text("# Spring promo\n\nUse code SPRING.\n")
     (docs / "plan.md").write_text("---\ntitle: New plan\ndraft: true\n---\nComing soon.\n")
-    assert "markdown (full pass): created 2, updated 0, unchanged 0" in run("kb", "sync", "markdown", str(docs))
+    (docs / "empty.md").write_text("---\ntitle: Nothing yet\n---\n\n")
+    first = run("kb", "sync", "markdown", str(docs))
+    assert "markdown (full pass): created 2, updated 0, unchanged 0" in first
+    assert "skipped 1 (too big, or no title or body): empty" in first  # named, so the docs team can look
+    (docs / "empty.md").unlink()
     (docs / "refunds.md").write_text("---\ntitle: Refund times\ntags: [billing]\n---\nRefunds take 3 days.\n")
     (docs / "promo.md").unlink()
     out = run("kb", "sync", "markdown", str(docs))
