@@ -1,7 +1,10 @@
 """Ack latency over HTTP: `flywheel serve`'s server (`bot.server.make_server`, waitress, + `create_app`) against
 the local mock Slack. Signed requests are timed until the HTTP response (the ack): reaction events on unrelated
 messages and `/flywheel help`, first idle, then while `/flywheel replay` commands keep ~8 slow replays in
-flight (an agent that takes 0.5 s an answer). Slack's limit is 3 s; target p99 <= 0.1x of it."""
+flight (an agent that takes 0.5 s an answer). Slack's limit is 3 s; target p99 <= 0.1x of it.
+
+SQLite, with the work queue as `flywheel serve` runs it (`bot.queue.start_jobs`): each replay is a durable job
+run by serve's in-process consumer threads (FLYWHEEL_QUEUE_WORKERS), not by the request's listener."""
 
 from __future__ import annotations
 
@@ -46,7 +49,8 @@ def _measure(url: str, webhook: str) -> tuple[list[float], list[float]]:
 
 
 def _load(url: str, webhook: str, stop: threading.Event) -> int:
-    """Keep ~IN_FLIGHT slow `/flywheel replay` commands running until stopped; returns how many were sent."""
+    """Send slow `/flywheel replay` commands at the rate that would keep ~IN_FLIGHT running (more than the queue's
+    consumer threads run at once, so the queue stays busy) until stopped; returns how many were sent."""
     from tests.support.signing import command_fields, command_request
 
     sent, period = 0, 4 * AGENT_LATENCY / IN_FLIGHT  # a replay answers 4 turns
@@ -70,6 +74,7 @@ def run(result: Result) -> None:
     from sqlalchemy import func, select
 
     from bot.app import create_app
+    from bot.queue import start_jobs
     from bot.server import EVENTS_PATH, make_server
     from bot.services.importer import import_records
     from bot.slack.client import make_web_client
@@ -83,8 +88,10 @@ def run(result: Result) -> None:
         messages = [m for t in range(4) for m in ({"role": "user", "text": f"Question {t}?"},
                                                   {"role": "agent", "text": "An answer."})]
         import_records(svc, ((i, {"id": f"conv-{i}", "messages": messages}) for i in range(20)), source="bench")
-        app = create_app(svc.settings, svc, client=make_web_client(svc.settings))
+        client = make_web_client(svc.settings)
+        app = create_app(svc.settings, svc, client=client)
         server = make_server(app, svc, "127.0.0.1", 0)
+        stop_jobs = start_jobs(svc, client)  # as `flywheel serve` on SQLite: in-process consumer threads
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         url, webhook = f"http://127.0.0.1:{server.server_port}{EVENTS_PATH}", slack.webhook_url()
@@ -98,14 +105,16 @@ def run(result: Result) -> None:
             busy = _measure(url, webhook)
             stop.set()
             loader.join()
-            _rows(result, f"while ~{IN_FLIGHT} slow replays run", *busy)
+            _rows(result, f"while queued replays run ({svc.settings.queue_workers} at once, one sent every "
+                          f"{ms(4 * AGENT_LATENCY / IN_FLIGHT)})", *busy)
         finally:
             server.shutdown()
             server.server_close()
-            app.listener_runner.listener_executor.shutdown(wait=True)  # replays still running finish first
+            app.listener_runner.listener_executor.shutdown(wait=True)
+            stop_jobs()  # replays still running finish first; the rest stays queued
             with svc.session() as s:
                 runs = s.scalar(select(func.count()).select_from(ReplayRun))
             svc.engine.dispose()
         result.notes.append(f"{NAME}: {sent[0] if sent else 0} `/flywheel replay` commands were sent as load and "
-                            f"{runs} replays completed, each 4 turns with an agent taking "
-                            f"{ms(AGENT_LATENCY)} an answer.")
+                            f"{runs} replays completed (queued jobs, {svc.settings.queue_workers} consumer threads), "
+                            f"each 4 turns with an agent taking {ms(AGENT_LATENCY)} an answer.")

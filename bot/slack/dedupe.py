@@ -37,10 +37,10 @@ from bot.services import Services, events
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY_SECONDS = 3600.0  # old processed event ids are forgotten at most once an hour
-RECORD_WAIT = 0.1  # seconds an event's ack waits for its dedupe record before acking anyway
+RECORD_WAIT = 0.05  # seconds an event's ack waits for its dedupe record before acking anyway
 RECENT_IDS = 10_000  # event ids this process remembers (Slack retries within minutes)
 RECORDED = "flywheel_recorded"  # context key of a request dispatched again once its record was written
-ACK_THREADS, WORK_THREADS, RECORD_THREADS = 16, 16, 2
+ACK_THREADS, WORK_THREADS, RECORD_THREADS = 16, 16, 6
 
 Next = Callable[[], "BoltResponse | None"]
 Middleware = Callable[..., "BoltResponse | None"]
