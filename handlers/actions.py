@@ -76,21 +76,33 @@ def handle_show_conversation(ack: Ack, body: dict[str, Any], services: Services,
 
 
 # --- the gap message ------------------------------------------------------------------------------
+def _in_its_thread(services: Services, body: dict[str, Any], gap_id: int) -> flows.Where:
+    """Where the click was, refused unless it is the gap's own thread (a forged value naming another gap)."""
+    w = flows.where(body)
+    if threads.gap_thread(services, gap_id) != (w.channel, w.thread_ts):
+        raise InvalidInput(f"This control is not gap #{gap_id}'s: use the one in the gap's own thread.")
+    return w
+
+
+def _redraw(services: Services, client: WebClient, w: flows.Where, gap_id: int) -> None:
+    flows.update(client, w.channel, w.message_ts, flows.gap_message(services, gap_id))
+
+
 def handle_pick_turn(ack: Ack, body: dict[str, Any], services: Services, client: WebClient) -> None:
     ack()
     ref = parse_value(body, TurnRef)
+    w = _in_its_thread(services, body, ref.gap_id)
     gaps.set_flagged_turn(services, gap_id=ref.gap_id, position=ref.position, user=_user(body))
-    w = flows.where(body)
-    flows.update(client, w.channel, w.message_ts, flows.gap_message(services, ref.gap_id))
+    _redraw(services, client, w, ref.gap_id)
 
 
 def handle_take_gap(ack: Ack, body: dict[str, Any], services: Services, client: WebClient) -> None:
     """'I'll take it': the clicker owns the gap (the same as replying "I'll write this")."""
     ack()
     gap_id = parse_value(body, GapRef).gap_id
+    w = _in_its_thread(services, body, gap_id)
     change = ownership.take_ownership(services, gap_id=gap_id, user=_user(body))
-    w = flows.where(body)
-    flows.update(client, w.channel, w.message_ts, flows.gap_message(services, gap_id))
+    _redraw(services, client, w, gap_id)
     if change.changed:
         flows.refresh_item(services, client, change.item_id)  # the digest item shows the owner too
 
@@ -98,18 +110,16 @@ def handle_take_gap(ack: Ack, body: dict[str, Any], services: Services, client: 
 def handle_pick_kind(ack: Ack, body: dict[str, Any], services: Services, client: WebClient) -> None:
     ack()
     ref = parse_value(body, KindRef)
+    w = _in_its_thread(services, body, ref.gap_id)
     ownership.set_kind(services, gap_id=ref.gap_id, kind=ref.kind, user=_user(body))
-    w = flows.where(body)
-    flows.update(client, w.channel, w.message_ts, flows.gap_message(services, ref.gap_id))
+    _redraw(services, client, w, ref.gap_id)
 
 
 def handle_pick_target(ack: Ack, body: dict[str, Any], services: Services, client: WebClient) -> None:
     """The target select: the draft updates the chosen article, or is a new one (as `flywheel gaps target`)."""
     ack()
     ref, user = parse_value(body, TargetRef), _user(body)
-    w = flows.where(body)
-    if threads.gap_thread(services, ref.gap_id) != (w.channel, w.thread_ts):  # a value naming another thread's gap
-        raise InvalidInput(f"This select is not gap #{ref.gap_id}'s: pick the article in the gap's own thread.")
+    w = _in_its_thread(services, body, ref.gap_id)  # a value naming another thread's gap is refused
     gaps.require_active(services, ref.gap_id)
     chosen = help_centre.set_target(services, gap_id=ref.gap_id, user=user,
                                     article=str(ref.article_id) if ref.article_id else None)

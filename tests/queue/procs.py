@@ -32,12 +32,14 @@ OUTLINE = {"title": "Refunds to a card", "summary": "The agent lacked the refund
            "update_article_ids": []}
 
 
-class SlowOpenAI:
-    """Chat Completions on 127.0.0.1 answering the outline; `hold()` makes every answer wait until `release()`."""
+class HeldServer:
+    """An HTTP server on 127.0.0.1 answering every POST with `answer(handler)`; `hold()` makes answers wait until
+    `release()` (the moment a test kills the process waiting on it). `arrived`: a request is in flight."""
+
+    path = "/"
 
     def __init__(self) -> None:
-        self.calls = 0
-        self.arrived = threading.Event()  # a request is in flight
+        self.arrived = threading.Event()
         self._open = threading.Event()
         self._open.set()
         owner = self
@@ -45,10 +47,9 @@ class SlowOpenAI:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                owner.calls += 1
+                body = json.dumps(owner.answer(self)).encode()
                 owner.arrived.set()
                 owner._open.wait(60)
-                body = json.dumps(completion(json.dumps(OUTLINE))).encode()
                 try:
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
@@ -64,7 +65,10 @@ class SlowOpenAI:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}{self.path}"
+
+    def answer(self, request: BaseHTTPRequestHandler) -> Any:
+        raise NotImplementedError
 
     def hold(self) -> None:
         self._open.clear()
@@ -76,6 +80,20 @@ class SlowOpenAI:
         self.release()
         self._server.shutdown()
         self._server.server_close()
+
+
+class SlowOpenAI(HeldServer):
+    """Chat Completions answering the outline."""
+
+    path = "/v1"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        super().__init__()
+
+    def answer(self, request: BaseHTTPRequestHandler) -> Any:
+        self.calls += 1
+        return completion(json.dumps(OUTLINE))
 
 
 def env_for(db_url: str, slack: MockSlack, llm: SlowOpenAI | None, **extra: str) -> dict[str, str]:

@@ -6,13 +6,11 @@ once, and the verdict is posted once. Skipped without FLYWHEEL_TEST_POSTGRES_URL
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,7 @@ from sqlalchemy import select
 from handlers.ids import ActionId
 from storage.models import Article, Gap
 from tests.conftest import NO_POSTGRES, PG_URL, _drop_pg_schema, _pg_url
-from tests.queue.procs import HttpHarness, Proc, env_for, seed, serve, worker
+from tests.queue.procs import HeldServer, HttpHarness, Proc, env_for, seed, serve, worker
 from tests.support.harness import ANA, REVIEW, texts, wait
 from tests.support.mock_slack import MockSlack
 
@@ -30,51 +28,19 @@ pytestmark = [pytest.mark.skipif(not PG_URL, reason=NO_POSTGRES),
               pytest.mark.skipif(sys.platform != "linux", reason="/proc and POSIX signals")]
 
 
-class SlowReceiver:
-    """A webhook receiver on 127.0.0.1 that deduplicates on Idempotency-Key; `hold()` keeps answers back."""
+class SlowReceiver(HeldServer):
+    """A webhook receiver that records each delivery's Idempotency-Key."""
+
+    path = "/hook"
 
     def __init__(self) -> None:
         self.deliveries: list[tuple[str, str, int]] = []  # (event, Idempotency-Key, client port)
-        self.arrived = threading.Event()
-        self._open = threading.Event()
-        self._open.set()
-        owner = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                key = self.headers.get("Idempotency-Key") or ""
-                owner.deliveries.append((self.headers.get("X-Flywheel-Event") or "", key, self.client_address[1]))
-                owner.arrived.set()
-                owner._open.wait(60)
-                body = json.dumps({"external_id": f"ext-{key[:8]}", "url": "https://help.fake/a"}).encode()
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:  # the sender was killed meanwhile
-                    pass
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-
-    def hold(self) -> None:
-        self._open.clear()
-
-    def release(self) -> None:
-        self._open.set()
-
-    def stop(self) -> None:
-        self.release()
-        self._server.shutdown()
-        self._server.server_close()
+    def answer(self, request: BaseHTTPRequestHandler) -> Any:
+        key = request.headers.get("Idempotency-Key") or ""
+        self.deliveries.append((request.headers.get("X-Flywheel-Event") or "", key, request.client_address[1]))
+        return {"external_id": f"ext-{key[:8]}", "url": "https://help.fake/a"}
 
 
 def owner_of(port: int, procs: list[Proc]) -> Proc:

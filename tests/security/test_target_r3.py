@@ -5,7 +5,6 @@ control sequences, from the sync fake to the outline thread, the select and the 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.blocks.ids import GapRef, KindRef
 from bot.cli import app
 from bot.errors import IllegalTransition, InvalidInput, NotFound
 from bot.kb.sync import sync
@@ -153,9 +153,8 @@ def test_a_forged_select_value_changes_nothing(harness: Harness, world: dict[str
 
 def test_a_huge_typed_query_and_a_missing_select_answer_bounded(harness: Harness, world: dict[str, ItemInfo]) -> None:
     msg = harness.flag(world["c1"])
-    started = dt.datetime.now()
     answer = suggest(harness, msg["ts"], "refund " * 200_000)  # 1.4 MB typed: searched as its first 200 characters
-    assert answer.status == 200 and (dt.datetime.now() - started).total_seconds() < 10
+    assert answer.status == 200
     options = json.loads(answer.body)["options"]
     assert 1 <= len(options) <= 21 and options[-1]["text"]["text"] == ":new: New article"
     missing = suggest(harness, msg["ts"], "refund", block_id="no-such-block")  # no select there: no gap to read
@@ -192,3 +191,45 @@ def test_a_synced_title_with_control_sequences_reaches_slack_escaped(harness: Ha
                                                                              "chat.postEphemeral")]
     assert not [raw for raw in RAW for text in posted if raw in text]
     assert not harness.slack.rejections
+
+
+def _act(h: Harness, ts: str, action_id: ActionId, value: str, *, user: str = ANA) -> None:
+    """A block action on message `ts` carrying a (forged) value: a select option's, or a button's."""
+    action: dict[str, Any] = {"action_id": action_id.value, "block_id": "b", "action_ts": "1.0"}
+    if action_id == ActionId.PICK_KIND:
+        action |= {"type": "static_select",
+                   "selected_option": {"text": {"type": "plain_text", "text": "x"}, "value": value}}
+    else:
+        action |= {"type": "button", "value": value}
+    payload = {**_payload(h, ts, user), "type": "block_actions", "trigger_id": "trig.1", "state": {"values": {}},
+               "response_url": h.slack.webhook_url("action"), "actions": [action]}
+    assert h.dispatch(interaction_request(payload, secret=SECRET)).status == 200
+
+
+def test_forged_kind_and_take_values_naming_another_gap_change_nothing(harness: Harness,
+                                                                        world: dict[str, ItemInfo]) -> None:
+    """The kind select and *I'll take it* on one gap's message, with values naming another thread's gap."""
+    first = harness.flag(world["c1"])
+    harness.flag(world["c2"], user=BEN)
+    with harness.services.session() as s:
+        first_gap, other_gap = list(s.scalars(select(Gap.id).order_by(Gap.id)))
+    before = harness.message(REVIEW, first["ts"])
+    with harness.services.session() as s:
+        other_kind = s.get_one(Gap, other_gap).kind
+    forged_kind = "contradictory" if other_kind != "contradictory" else "unclear"
+    _act(harness, first["ts"], ActionId.PICK_KIND, KindRef(gap_id=other_gap, kind=forged_kind).dump())
+    _act(harness, first["ts"], ActionId.TAKE_GAP, GapRef(gap_id=other_gap).dump(), user="UCAROL003")
+    wait(lambda: len([c for c in harness.slack.calls_to("chat.postEphemeral")
+                      if "not gap #" in texts(c.params) and "own thread" in texts(c.params)]) == 2 or None,
+         what="both forged values refused")
+    with harness.services.session() as s:
+        other = s.get_one(Gap, other_gap)
+        assert other.kind == other_kind and other.owner != "UCAROL003"
+    assert harness.message(REVIEW, first["ts"])["blocks"] == before["blocks"]  # not replaced by the other gap's
+    _act(harness, first["ts"], ActionId.PICK_KIND, KindRef(gap_id=first_gap, kind=forged_kind).dump())
+
+    def own_kind() -> str:
+        with harness.services.session() as s:
+            return s.get_one(Gap, first_gap).kind
+
+    wait(lambda: own_kind() == forged_kind or None, what="its own gap's value still works")
