@@ -29,7 +29,7 @@ from bench.common import Result, Row, pg_available
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 BENCHMARKS = ("replay_throughput", "sampling_scale", "import_speed", "kb_search", "kb_recall", "footprint",
-              "ack_latency", "ack_load", "digest_posting", "redaction", "worker_scaling")
+              "ack_latency", "ack_load", "digest_posting", "redaction", "worker_scaling", "kb_embeddings")
 SLACK_FILES = ("bot/app.py", "bot/server.py", "tests/support/mock_slack.py")
 SLACK_BENCHMARKS = ("ack_latency", "ack_load", "digest_posting")
 

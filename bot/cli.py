@@ -193,11 +193,11 @@ def main() -> None:
     try:
         app()
     except FlywheelError as exc:
-        Console(stderr=True).print(f"[red]Error:[/] {exc.message}")
+        Console(stderr=True).print(f"[red]Error:[/] {escape(exc.message)}")
         sys.exit(1)
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) or "?" for e in exc.errors())
-        Console(stderr=True).print(f"[red]Invalid settings or input:[/] {fields}. See .env.example.")
+        Console(stderr=True).print(f"[red]Invalid settings or input:[/] {escape(fields)}. See .env.example.")
         sys.exit(2)
 
 

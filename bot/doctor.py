@@ -220,6 +220,11 @@ def connector_checks(s: Settings) -> list[Check]:
                           "flywheel.agents entry point", lambda: build_agent(conf, OfflineLLM())))
     checks.append(_config(f"publisher {s.publisher!r}", "FLYWHEEL_PUBLISHER: builtin, markdown, webhook, zendesk, "
                           "intercom or an installed flywheel.publishers entry point", lambda: build_publisher(conf)))
+    if s.search_embeddings != "off":
+        from bot.kb.embeddings import INSTALL_HINT, reranker_for
+
+        checks.append(_config(f"search embeddings {s.search_embeddings!r}", f"{INSTALL_HINT}, or set "
+                              "FLYWHEEL_SEARCH_EMBEDDINGS=off (BM25 alone)", lambda: reranker_for(s)))
     return checks
 
 

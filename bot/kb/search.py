@@ -109,7 +109,7 @@ class IndexSearch:
         reranker = self.reranker
         depth = max(k, reranker.depth) if reranker is not None else k
         hits = _hits(conn, rank(state.snapshot, weights, depth, overlay, focus, mix), overlay)
-        return reranker.rerank(str(query), hits, k) if reranker is not None else hits
+        return reranker.rerank(query, hits, k) if reranker is not None else hits
 
     @contextmanager
     def shadow(self, engine: Engine, extra: Sequence[ExtraDoc]) -> Iterator[Searcher]:

@@ -135,3 +135,15 @@ def test_the_bot_must_be_a_member_of_the_review_and_stats_channels(good_env: dic
     assert code == 1 and failed == [f"✗ bot in {setting}: not a member of #{name} ({channel})"], output
     assert f"fix: type `/invite @Flywheel` in #{name}" in " ".join(output.split())
     assert slack.calls_to("conversations.info")
+
+
+def test_local_search_embeddings_without_the_extra(good_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sentence_transformers"
+                        else real(name, *a))
+    code, output, failed = doctor(monkeypatch, FLYWHEEL_SEARCH_EMBEDDINGS="local")
+    assert code == 1 and len(failed) == 1, output
+    assert failed[0].startswith("✗ search embeddings 'local': FLYWHEEL_SEARCH_EMBEDDINGS=local needs"), output
+    assert "pip install 'flywheel-bot[embeddings]'" in " ".join(output.split())
