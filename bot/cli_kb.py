@@ -90,7 +90,7 @@ def register(app: typer.Typer, services: Callable[..., Any]) -> None:
             report = import_folder(svc.kb, s, folder, author=user or current_user())
         out.print(f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}")
         for err in report.errors:
-            out.print(f"[yellow]skipped[/] {err}")
+            out.print(f"[yellow]skipped[/] {escape(err)}", highlight=False)  # a name such as `[bold]x.md` is not markup
         if report.errors:
             raise typer.Exit(EXIT_SOME_SKIPPED)
 
@@ -119,6 +119,12 @@ def register(app: typer.Typer, services: Callable[..., Any]) -> None:
             names = ", ".join(escape(str(x)) for x in done.skipped[:20])
             more = f" and {len(done.skipped) - 20} more" if len(done.skipped) > 20 else ""
             out.print(f"skipped {len(done.skipped)} (too big, or no title or body): {names}{more}")
+        if done.unreadable:  # a broken front matter, not UTF-8, a FIFO…: named with the reason, nothing withdrawn
+            from bot.kb.markdown import printable
+
+            out.print(f"[yellow]could not read {len(done.unreadable)}[/] (what they published stays as it was):")
+            for name, why in done.unreadable.items():
+                out.print(f"  {escape(printable(name))}: {escape(why)}", highlight=False)
 
     @kb_app.command("export")
     def kb_export(folder: Path) -> None:

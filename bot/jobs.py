@@ -239,6 +239,15 @@ def kb_sync_job(services: Services, client: WebClient, *, now: dt.datetime) -> i
     return done.created + done.updated + done.removed + done.restored
 
 
+@_guarded
+def retention_job(services: Services, client: WebClient, *, now: dt.datetime) -> int | None:
+    """The work queue's leftovers (`queued_results`) older than FLYWHEEL_QUEUE_RESULTS_DAYS, deleted once a day
+    across instances (`bot/services/retention.py`). Returns the rows deleted; None when already run today."""
+    from bot.services.retention import prune_daily
+
+    return prune_daily(services, day=local_now(services, now).date().isoformat(), now=now)
+
+
 # Run as queued jobs when the process has a work queue (the task name is what a queued job stores: never rename).
 QUEUED: dict[str, Job] = {job.__name__: job for job in (digest_job, weekly_stats_job, pull_job, kb_sync_job)}
 
@@ -283,6 +292,7 @@ def build_scheduler(services: Services, client: WebClient) -> BackgroundSchedule
     add(recurrence_job, CronTrigger(hour=RECURRENCE_TIME[0], minute=RECURRENCE_TIME[1], timezone=tz))
     add(reminder_job, CronTrigger(minute=30, timezone=tz))  # hourly
     add(verification_job, CronTrigger(minute="*/10", timezone=tz))
+    add(retention_job, CronTrigger(hour=3, minute=30, timezone=tz))  # daily, after the nightly regressions
     if services.integrations.pull_schedule:  # e.g. "0 * * * *"; checked when the settings are read
         add(pull_job, CronTrigger.from_crontab(services.integrations.pull_schedule, timezone=tz))
     if settings.kb_sync_source:

@@ -157,10 +157,12 @@ def hits(out: Console, found: Sequence[Any]) -> None:
 
 def articles(out: Console, rows: Sequence[Any]) -> None:
     table = Table(title="Knowledge base")
-    for col in ("id", "slug", "title", "version", "updated"):
+    sections = any(getattr(a, "external_section", None) for a in rows)  # synced articles: their help-centre section
+    for col in ("id", "slug", "title", *(("section",) if sections else ()), "version", "updated"):
         table.add_column(col)
     for a in rows:
-        table.add_row(str(a.id), a.slug, escape(a.title), str(a.version), a.updated_at.date().isoformat())
+        where = (escape(a.external_section or "-"),) if sections else ()
+        table.add_row(str(a.id), a.slug, escape(a.title), *where, str(a.version), a.updated_at.date().isoformat())
     out.print(table if rows else "The knowledge base is empty.")
 
 

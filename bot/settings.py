@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     regression_deadline: float = Field(
         1800.0, gt=0, le=86400, description="seconds a fanned-out regression run waits for its cases; "
         "the unfinished ones are then reported as errors")
+    queue_results_days: int = Field(
+        14, ge=1, le=3650, description="days the work queue's leftovers (`queued_results`) are kept; a batch being "
+        "gathered is kept twice FLYWHEEL_REGRESSION_DEADLINE at least")
 
     # Operations (docs/ARCHITECTURE.md, "Running in production")
     log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line")

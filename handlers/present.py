@@ -92,7 +92,7 @@ def outline_view(outline: Outline | None, provider: str | None = None) -> Outlin
 
 
 def target_choice(candidate: TargetCandidate) -> TargetChoice:
-    return TargetChoice(article_id=candidate.article_id, title=candidate.title)
+    return TargetChoice(article_id=candidate.article_id, title=candidate.title, section=candidate.section)
 
 
 def match_view(match: GapMatch, *, conversation_id: int, user: str, item_id: int | None) -> MatchView:

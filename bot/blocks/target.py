@@ -31,13 +31,16 @@ MAX_TARGET_OPTIONS = 20  # a short list: the candidates first; typing searches t
 MAX_CONFLICTS = 3  # conflicting places shown; the rest are counted
 CONFLICT_LINES = 300  # characters of each side of a conflict
 NEW_ARTICLE = "New article"
+OPTION_SECTION_MAX = 32  # the section's share of an option's 75 characters: the title is cut first
 
 
 def target_option(gap_id: int, choice: TargetChoice | None) -> Option:
-    """One option of the target select: an article ("Update #12: Refunds to your card"), or None: a new one."""
+    """One option of the target select: an article ("Update #12: Refunds to your card", and its help-centre section
+    when synced: "Update #12: Refunds to your card · Billing"), or None: a new one."""
     if choice is None:
         return Option(value=TargetRef(gap_id=gap_id).dump(), text=PlainTextObject(text=f":new: {NEW_ARTICLE}"))
-    label = plain(f"Update #{choice.article_id}: {choice.title}", OPTION_TEXT_MAX)
+    where = f" · {plain(choice.section, OPTION_SECTION_MAX)}" if choice.section and choice.section.strip() else ""
+    label = plain(f"Update #{choice.article_id}: {choice.title}", OPTION_TEXT_MAX - len(where)) + where
     return Option(value=TargetRef(gap_id=gap_id, article_id=choice.article_id).dump(),
                   text=PlainTextObject(text=label))
 
@@ -75,8 +78,9 @@ def build_target_options(gap_id: int, choices: Sequence[TargetChoice]) -> list[d
 
 def build_target_notice(gap_id: int, user: str, choice: TargetChoice | None) -> Message:
     """In the thread after a person chose: what the next draft will be, with *Write draft* to write it now."""
-    what = (f"article #{choice.article_id} “{esc(choice.title, 150)}”: the next draft starts from its current text"
-            if choice else "a new article")
+    where = f" in {esc(choice.section, 100)}" if choice and choice.section and choice.section.strip() else ""
+    what = (f"article #{choice.article_id} “{esc(choice.title, 150)}”{where}: the next draft starts from its "
+            "current text" if choice else "a new article")
     text = f":dart: {mention(user)} chose what gap #{gap_id}'s draft updates: {what}."
     blocks: list[Block] = [
         section(text),

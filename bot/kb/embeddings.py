@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DOC_CHARS = 4000  # of an article's text embedded (title first): the rest rarely changes what it is about
-CACHE_MAX = 200_000  # article versions kept (384-1,536 floats each)
+CACHE_MAX = 200_000  # article versions kept, in half precision: 0.75 KiB each at 384 dimensions, 3 KiB at 1,536
 NAMED_WEIGHT = 0.3  # t above: the share of an article's title named earlier in the conversation
 INSTALL_HINT = "pip install 'flywheel-bot[embeddings]'"
 
@@ -113,7 +113,7 @@ def version_key(article_id: int, title: str, body: str) -> tuple[int, str]:
     return article_id, hashlib.sha256(doc_text(title, body).encode()).hexdigest()[:32]
 
 
-def _unit(vectors: Sequence[Sequence[float]]) -> npt.NDArray[np.float32]:
+def _unit(vectors: Sequence[Sequence[float]] | npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     arr = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(arr, axis=1, keepdims=True)
     return (arr / np.where(norms == 0, np.float32(1.0), norms)).astype(np.float32)
@@ -126,7 +126,7 @@ class Reranker:
                  cache_max: int = CACHE_MAX) -> None:
         self.embedder, self.weight, self.depth, self.cache_max = embedder, weight, depth, cache_max
         self.named = named
-        self._cache: OrderedDict[tuple[int, str], npt.NDArray[np.float32]] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, str], npt.NDArray[np.float16]] = OrderedDict()
         self._lock = threading.Lock()
         self.embedded = 0  # article versions sent to the embedder so far
 
@@ -144,7 +144,11 @@ class Reranker:
         missing = [(key, h) for key, h in zip(keys, hits, strict=True) if key not in cached]
         missing = list({key: (key, h) for key, h in missing}.values())
         try:
-            vectors = _unit(self.embedder.embed([asked] + [doc_text(h.title, h.body) for _, h in missing]))
+            vectors = self._embed([asked] + [doc_text(h.title, h.body) for _, h in missing])
+            stale = [key for key, v in cached.items() if v.shape != vectors[0].shape]
+            if stale:  # the model behind the endpoint changed: every cached article is from the old one
+                self.forget()
+                raise ValueError(f"embedding size changed from {cached[stale[0]].shape} to {vectors[0].shape}")
         except Exception as exc:  # noqa: BLE001 - optional: keep the BM25 order
             log.warning("search embeddings failed, BM25 order kept embedder=%r error=%s", self.embedder.name,
                         type(exc).__name__)
@@ -159,6 +163,21 @@ class Reranker:
                  for h, c in zip(hits, cosine, strict=True)]
         order = sorted(range(len(hits)), key=lambda i: (-mixed[i], hits[i].article_id))
         return [replace(hits[i], score=round(mixed[i], 6)) for i in order[:k]]
+
+    def _embed(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """Unit vectors for the texts, or ValueError when the embedder's answer cannot be used (a vector
+        missing or extra, sizes that differ, NaN or infinite values): a broken answer never ranks anything."""
+        got = self.embedder.embed(texts)
+        if len(got) != len(texts):
+            raise ValueError(f"{len(got)} vectors for {len(texts)} texts")
+        arr = np.asarray(got, dtype=np.float32)  # ragged or non-numeric: ValueError here
+        if arr.ndim != 2 or arr.shape[1] == 0 or not np.isfinite(arr).all():
+            raise ValueError(f"unusable vectors of shape {arr.shape}")
+        return _unit(arr)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._cache.clear()
 
     def warm(self, rows: Iterable[tuple[int, str, str]], *, batch: int = 32) -> int:
         """Embed articles ahead of the searches (id, title, body), each version once; returns how many were
@@ -179,13 +198,13 @@ class Reranker:
         return done + (self._warm_chunk(chunk) if chunk else 0)
 
     def _warm_chunk(self, chunk: list[tuple[tuple[int, str], str]]) -> int:
-        vectors = _unit(self.embedder.embed([text for _, text in chunk]))
+        vectors = self._embed([text for _, text in chunk])
         self._remember({key: vectors[i] for i, (key, _) in enumerate(chunk)})
         return len(chunk)
 
     def _remember(self, fresh: dict[tuple[int, str], npt.NDArray[np.float32]]) -> None:
         with self._lock:
-            self._cache.update(fresh)
+            self._cache.update({key: v.astype(np.float16) for key, v in fresh.items()})  # half the memory
             self.embedded += len(fresh)
             while len(self._cache) > self.cache_max:
                 self._cache.popitem(last=False)

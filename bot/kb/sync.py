@@ -7,7 +7,12 @@ cursor (`source_cursors`, name `kb-sync:<source>`), so a crash or a 429 that out
 after the last stored page. One KB article per external article *and locale*, found again by
 (external_source, external_id, locale); an unchanged revision adds nothing; a new text adds a KB version.
 A draft or archived article, or (after a full pass, which lists everything) one that is gone, leaves search
-(`withdrawn_at`, as a withdrawn article); it comes back when it is published again there.
+(`withdrawn_at`, as a withdrawn article); it comes back when it is published again there. One listed but unreadable
+(`SyncPage.unreadable`: a Markdown file with a broken front matter) is not gone: it stays as it was, and is named.
+Each article keeps the section it sits in there (a Zendesk section; an Intercom collection, by id only):
+`external_section_id`, and the name in `external_section`, shown beside its title where a person picks an article.
+A reader lists the section names once a pass and hands them over with its first page (`SyncPage.sections`), so a
+section renamed there is renamed here at the next pass, also on articles that did not change.
 """
 
 from __future__ import annotations
@@ -16,12 +21,12 @@ import datetime as dt
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.kb import KnowledgeBase
@@ -32,6 +37,8 @@ log = logging.getLogger(__name__)
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 _NOT_WORD = re.compile(r"[^\w]+|_+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # NUL (PostgreSQL refuses it), bells, escapes
+SECTION_ID_MAX, SECTION_MAX = 64, 300  # articles.external_section_id, articles.external_section
+SectionNames = Mapping[tuple[str | None, str], str]  # (locale, section id) → name; (None, id): any locale's name
 
 
 def clean(text: str) -> str:
@@ -40,10 +47,37 @@ def clean(text: str) -> str:
     return _CONTROL.sub("", text).encode("utf-8", "ignore").decode("utf-8")
 
 
+def _fit(value: str, column: str) -> str:
+    """`value` cut to the `articles` column's length: PostgreSQL refuses a longer one (and the whole page with it)."""
+    length = getattr(Article.__table__.c[column].type, "length", None)
+    return value[:length] if isinstance(length, int) else value
+
+
+def _url(url: str | None) -> str | None:
+    """A link that fits its column, or none: a cut URL would lead somewhere else."""
+    url = clean(url) if url else url
+    return url if url and _fit(url, "external_url") == url else None
+
+
 def _cleaned(ext: ExternalArticle) -> ExternalArticle:
-    return replace(ext, external_id=clean(ext.external_id), title=clean(ext.title), body=clean(ext.body),
-                   tags=tuple(clean(t) for t in ext.tags), url=clean(ext.url) if ext.url else ext.url,
-                   locale=clean(ext.locale) if ext.locale else ext.locale, revision=clean(ext.revision))
+    return replace(ext, external_id=_fit(clean(ext.external_id), "external_id"),
+                   title=_fit(clean(ext.title), "title"), body=clean(ext.body),
+                   tags=tuple(clean(t) for t in ext.tags), url=_url(ext.url),
+                   locale=_fit(clean(ext.locale), "locale") if ext.locale else ext.locale,
+                   revision=_fit(clean(ext.revision), "external_revision"),
+                   section_id=(clean(ext.section_id).strip()[:SECTION_ID_MAX] or None) if ext.section_id else None,
+                   section=section_label(ext.section))
+
+
+def section_ref(value: object) -> str | None:
+    """A section's id as a help centre sent it (a number or a string), or None."""
+    return None if isinstance(value, bool) or not isinstance(value, int | str) else str(value).strip() or None
+
+
+def section_label(name: str | None) -> str | None:
+    """A section's name as stored: cleaned, on one line, at most SECTION_MAX characters (None: no name)."""
+    text = " ".join(clean(name).split()) if isinstance(name, str) else ""
+    return text[:SECTION_MAX].rstrip() or None
 
 
 def readable_slug(title: str, limit: int = 80) -> str:
@@ -65,6 +99,8 @@ class ExternalArticle:
     url: str | None = None
     revision: str = ""  # the help centre's updated_at (or a hash of the text): unchanged means nothing to do
     live: bool = True  # False: a draft or archived there, so not searched here
+    section_id: str | None = None  # its section there (Zendesk section, Intercom collection)
+    section: str | None = None  # the section's name (None: not known this pass; a stored name is kept)
 
 
 @dataclass(frozen=True)
@@ -73,6 +109,8 @@ class SyncPage:
     cursor: str | None  # where the next sync starts once this page is stored
     complete: bool = False  # the end of a full pass: every article there was listed, the others are gone
     listed: Sequence[tuple[str, str | None]] = ()  # (external id, locale) of articles listed but unchanged
+    sections: SectionNames = field(default_factory=dict)  # the section names of this pass (on its first page)
+    unreadable: Sequence[tuple[str, str]] = ()  # (external id, why) of articles listed but unreadable: kept as is
 
 
 class ArticleReader(Protocol):
@@ -97,6 +135,8 @@ class SyncReport:
     restored: int = 0
     skipped: list[str] = field(default_factory=list)  # external ids stored as nothing: no title, or no body (a
     # body that is empty, not text, or HTML over bot.integrations.html.MAX_HTML_CHARS converts to none)
+    unreadable: dict[str, str] = field(default_factory=dict)  # external id → why it could not be read (a broken
+    # front matter...): its article, if any, stays as it was, in search or not, and never counts as gone
     seen: set[tuple[str, str | None]] = field(default_factory=set, repr=False)
 
 
@@ -120,6 +160,28 @@ def find(session: Session, source: str, external_id: str, locale: str | None) ->
     return found
 
 
+def _place(article: Article, ext: ExternalArticle) -> None:
+    """The article's section as the help centre has it now; a name not known this pass keeps the stored one."""
+    if ext.section is not None or ext.section_id != article.external_section_id:
+        article.external_section = ext.section
+    article.external_section_id = ext.section_id
+
+
+def rename_sections(session: Session, source: str, names: SectionNames) -> int:
+    """The stored section names of `source` as listed this pass (a section renamed there); returns how many
+    articles changed. Reads four short columns, writes only what changed."""
+    rows = session.execute(select(Article.id, Article.locale, Article.external_section_id, Article.external_section)
+                           .where(Article.external_source == source, Article.external_section_id.is_not(None)))
+    changed: dict[str, list[int]] = {}
+    for article_id, locale, section_id, stored in rows:
+        name = section_label(names.get((locale, str(section_id))) or names.get((None, str(section_id))))
+        if name is not None and name != stored:
+            changed.setdefault(name, []).append(article_id)
+    for name, ids in changed.items():
+        session.execute(update(Article).where(Article.id.in_(ids)).values(external_section=name))
+    return sum(len(ids) for ids in changed.values())
+
+
 def withdraw(kb: KnowledgeBase, session: Session, article: Article, now: dt.datetime) -> bool:
     if article.withdrawn_at is not None:
         return False
@@ -139,10 +201,12 @@ def store(kb: KnowledgeBase, session: Session, source: str, ext: ExternalArticle
     if article is not None and not ext.live:
         report.removed += withdraw(kb, session, article, now)
         article.external_revision, article.synced_at = ext.revision, now
+        _place(article, ext)
         return article
     if article is not None and article.external_revision == ext.revision and ext.revision and \
             article.withdrawn_at is None:
         report.unchanged += 1
+        _place(article, ext)  # moved to another section there: not a new revision of its text
         return article
     if not ext.title.strip() or not ext.body.strip():
         log.info("synced article without a title or a body skipped source=%s id=%s", source, ext.external_id)
@@ -163,13 +227,15 @@ def store(kb: KnowledgeBase, session: Session, source: str, ext: ExternalArticle
         report.unchanged += 1
     saved.external_source, saved.external_id, saved.locale = source, ext.external_id, ext.locale
     saved.external_url, saved.external_revision, saved.synced_at = ext.url, ext.revision, now
+    _place(saved, ext)
     return saved
 
 
 def _remove_unseen(kb: KnowledgeBase, session: Session, source: str, report: SyncReport, now: dt.datetime) -> None:
     for article in session.scalars(select(Article).where(Article.external_source == source,
                                                          Article.withdrawn_at.is_(None))):
-        if (article.external_id or "", article.locale) not in report.seen:
+        if (article.external_id or "", article.locale) not in report.seen and \
+                (article.external_id or "") not in report.unreadable:
             report.removed += withdraw(kb, session, article, now)
 
 
@@ -184,10 +250,13 @@ def sync(kb: KnowledgeBase, session_factory: SessionFactory, reader: ArticleRead
     for page in reader.pages(cursor, full=full):
         now = clock()
         with session_factory() as session:
+            if page.sections and (renamed := rename_sections(session, reader.name, page.sections)):
+                log.info("kb sync section names changed source=%s articles=%d", reader.name, renamed)
             for ext in page.articles:
                 store(kb, session, reader.name, ext, now, report)
             report.seen.update(page.listed)
             report.unchanged += len(page.listed)
+            report.unreadable.update((clean(ext_id), why) for ext_id, why in page.unreadable)
             if page.complete:
                 _remove_unseen(kb, session, reader.name, report, now)
             row = session.get(SourceCursor, cursor_name(reader.name)) or SourceCursor(name=cursor_name(reader.name))
@@ -195,8 +264,8 @@ def sync(kb: KnowledgeBase, session_factory: SessionFactory, reader: ArticleRead
             session.add(row)
         report.pages += 1
     log.info("kb sync done source=%s full=%s pages=%d created=%d updated=%d unchanged=%d removed=%d restored=%d "
-             "skipped=%r", reader.name, full, report.pages, report.created, report.updated, report.unchanged,
-             report.removed, report.restored, report.skipped[:20])
+             "skipped=%r unreadable=%r", reader.name, full, report.pages, report.created, report.updated,
+             report.unchanged, report.removed, report.restored, report.skipped[:20], list(report.unreadable)[:20])
     return report
 
 

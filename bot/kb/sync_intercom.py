@@ -5,6 +5,8 @@ filter, so each pass lists them all: it is always complete, and an article delet
 the next pass); only those whose `updated_at` is past the cursor are passed on, the rest are unchanged.
 Each locale of `translated_content` is its own KB article (the default one is the top-level text).
 A draft (`state: draft`) is kept out of search. One article: `GET /articles/{id}` (404: deleted).
+An article's collection (`parent_id`) is kept as its section id; the collection's name is not read (it would take
+`GET /help_center/collections` each pass), so Intercom articles show no section name.
 """
 
 from __future__ import annotations
@@ -17,31 +19,31 @@ from typing import Any
 from bot.integrations.html import html_to_markdown
 from bot.integrations.http import HttpClient, SourceError
 from bot.integrations.settings import IntegrationSettings
-from bot.kb.sync import ExternalArticle, SyncPage
+from bot.kb.sync import ExternalArticle, SyncPage, section_ref
 
 PER_PAGE = 50
 MAX_PAGES = 10_000
 
 
-def _one(article_id: str, fields: dict[str, Any], locale: str | None) -> ExternalArticle:
+def _one(article_id: str, fields: dict[str, Any], locale: str | None, parent: str | None = None) -> ExternalArticle:
     stamp = fields.get("updated_at")
     return ExternalArticle(
         external_id=article_id, locale=locale, title=str(fields.get("title") or "").strip(),
         body=html_to_markdown(fields.get("body")), url=fields.get("url") if isinstance(fields.get("url"), str)
         and fields.get("url") else None, revision=str(stamp) if stamp is not None else "",
-        live=fields.get("state", "published") == "published")
+        live=fields.get("state", "published") == "published", section_id=parent)
 
 
 def to_external(raw: dict[str, Any]) -> list[ExternalArticle]:
     """The article in its default locale, and each translation as its own article."""
     article_id = str(raw["id"])
-    default = str(raw.get("default_locale") or "en")
-    found = [_one(article_id, raw, default)]
+    default, parent = str(raw.get("default_locale") or "en"), section_ref(raw.get("parent_id"))
+    found = [_one(article_id, raw, default, parent)]
     translated = raw.get("translated_content")
     translated = translated if isinstance(translated, dict) else {}
     for locale, fields in translated.items():
         if locale != default and locale != "type" and isinstance(fields, dict) and fields.get("title"):
-            found.append(_one(article_id, fields, locale))
+            found.append(_one(article_id, fields, locale, parent))
     return found
 
 

@@ -2,8 +2,11 @@
 
 Each file is one article; its external id is its path inside the folder, its revision a hash of its text.
 Every pass lists the whole folder (it is cheap), so a file that was removed leaves search, and a file whose
-front matter says `draft: true` (or `archived: true`) stays out of it. A file (or a link) that resolves
-outside the folder is skipped, as `flywheel kb import` does.
+front matter says `draft: true` (or `archived: true`) stays out of it. Files are read as `flywheel kb import`
+reads them (`bot/kb/markdown.py: read_doc`): a file (or a link) that resolves outside the folder, a FIFO, a file
+over the article cap, not UTF-8, or whose front matter cannot be read, is listed in `SyncPage.unreadable` with
+its reason, and the article it published stays as it was (an unreadable file is not a deleted one). A folder
+that cannot be listed makes the pass incomplete: nothing leaves search until it can be.
 """
 
 from __future__ import annotations
@@ -14,10 +17,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import yaml
-
 from bot.errors import InvalidInput
-from bot.kb.markdown import parse_markdown
+from bot.kb.markdown import column_max, markdown_files, read_doc, text_value
 from bot.kb.sync import ExternalArticle, SyncPage
 
 PAGE = 200
@@ -32,28 +33,40 @@ class MarkdownFolder:
         self.folder, self.root, self.base_url = folder, folder.resolve(), base_url
 
     def _read(self, path: Path) -> ExternalArticle | None:
-        if not path.resolve().is_relative_to(self.root) or not path.is_file():
-            return None
-        try:
-            text = path.read_text(encoding="utf-8")
-            meta, body = parse_markdown(text, fallback_title=path.stem.replace("-", " "))
-        except (InvalidInput, UnicodeDecodeError, yaml.YAMLError, OSError):
-            return None
-        tags = meta.get("tags") or []
+        """The file's article (None: the file is gone); `InvalidInput` with the reason it cannot be read."""
         rel = path.relative_to(self.folder).as_posix()
+        if len(rel) > column_max("external_id"):
+            raise InvalidInput(f"path over {column_max('external_id')} characters")
+        doc = read_doc(path, self.root)
+        if doc is None:
+            return None
+        locale = text_value(doc.meta, "locale", limit=column_max("locale"))
         url = f"{self.base_url.rstrip('/')}/{rel}" if self.base_url else None
-        return ExternalArticle(external_id=rel, locale=str(meta["locale"]) if meta.get("locale") else None,
-                               title=str(meta["title"]), body=body,
-                               tags=tuple(str(t) for t in (tags if isinstance(tags, list) else [tags])), url=url,
-                               revision=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                               live=not meta.get("draft") and not meta.get("archived"))
+        return ExternalArticle(external_id=rel, locale=locale or None, title=doc.title, body=doc.body,
+                               tags=tuple(doc.tags), url=url, revision=hashlib.sha256(doc.text.encode()).hexdigest(),
+                               live=not doc.meta.get("draft") and not doc.meta.get("archived"))
 
     def pages(self, cursor: str | None, *, full: bool) -> Iterator[SyncPage]:
-        found = [a for p in sorted(self.folder.rglob("*.md")) if (a := self._read(p)) is not None]
+        """Pages of `PAGE` articles, read as they are stored (a folder of 100,000 files is never all in memory)."""
+        paths, unlisted = markdown_files(self.folder)
+        articles: list[ExternalArticle] = []
+        unreadable = [(p.relative_to(self.folder).as_posix() + "/", why) for p, why in unlisted]
+        for path in paths:
+            try:
+                article = self._read(path)
+            except InvalidInput as exc:
+                unreadable.append((path.relative_to(self.folder).as_posix(), exc.message))
+                continue
+            if article is not None:
+                articles.append(article)
+            if len(articles) >= PAGE:
+                yield SyncPage(articles, cursor, unreadable=unreadable)
+                articles, unreadable = [], []
         done = json.dumps({"full_at": int(time.time())})
-        for start in range(0, max(len(found), 1), PAGE):
-            last = start + PAGE >= len(found)
-            yield SyncPage(found[start:start + PAGE], done if last else cursor, complete=last)
+        yield SyncPage(articles, done, complete=not unlisted, unreadable=unreadable)
 
     def fetch(self, external_id: str, locale: str | None) -> ExternalArticle | None:
-        return self._read(self.folder / external_id)
+        try:
+            return self._read(self.folder / external_id)
+        except InvalidInput:  # unreadable now: the caller keeps the text it has
+            return None

@@ -5,24 +5,32 @@
   complete, so an article that is no longer listed (deleted or archived there) leaves search;
 - incremental pass: `GET /api/v2/help_center/incremental/articles.json?start_time=<cursor>`, following
   `next_page`; the cursor is the `end_time` of the last page stored (Zendesk's own rule for this export);
-- one article: `GET /api/v2/help_center/{locale}/articles/{id}.json` (404: deleted).
+- one article: `GET /api/v2/help_center/{locale}/articles/{id}.json` (404: deleted);
+- section names: `GET /api/v2/help_center/{locale}/sections.json?per_page=N` for each synced locale, following
+  `next_page`, once at the start of every pass (full or incremental: the incremental export carries each article's
+  `section_id` but no names, and a rename there moves no article's `updated_at`). The names go with the first page
+  (`SyncPage.sections`), so a renamed section is renamed here at once. A section list that fails (after the
+  retries) costs no article: the pass goes on, the names stored before are kept, and it is logged.
 A 429 waits `Retry-After` (the shared HTTP client). Drafts (`draft: true`) are kept out of search. Labels
-(`label_names`) become the article's tags; the body's HTML becomes Markdown.
+(`label_names`) become the article's tags; the body's HTML becomes Markdown; `section_id` the article's section.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from bot.integrations.html import html_to_markdown
 from bot.integrations.http import HttpClient, Pages, SourceError
 from bot.integrations.settings import IntegrationSettings
-from bot.kb.sync import ExternalArticle, SyncPage
+from bot.kb.sync import ExternalArticle, SectionNames, SyncPage, section_ref
 
+log = logging.getLogger(__name__)
 OVERLAP = 60  # seconds re-read at each incremental pass: Zendesk leaves out the last minute's changes
 
 
@@ -33,15 +41,18 @@ def revision(raw: dict[str, Any]) -> str:
     return hashlib.sha256(str(raw.get("body") or "").encode("utf-8")).hexdigest()[:64]
 
 
-def to_external(raw: dict[str, Any]) -> ExternalArticle:
+def to_external(raw: dict[str, Any], sections: SectionNames | None = None) -> ExternalArticle:
     labels = raw.get("label_names")
     labels = labels if isinstance(labels, list) else []
+    locale = str(raw.get("locale") or "") or None
+    section_id, names = section_ref(raw.get("section_id")), sections or {}
     return ExternalArticle(
-        external_id=str(raw["id"]), locale=str(raw.get("locale") or "") or None,
+        external_id=str(raw["id"]), locale=locale,
         title=str(raw.get("title") or "").strip(), body=html_to_markdown(raw.get("body")),
         tags=tuple(str(label) for label in labels if str(label).strip() and not str(label).startswith("flywheel-")),
         url=raw.get("html_url") if isinstance(raw.get("html_url"), str) else None, revision=revision(raw),
-        live=not raw.get("draft", False) and not raw.get("archived", False))
+        live=not raw.get("draft", False) and not raw.get("archived", False), section_id=section_id,
+        section=(names.get((locale, section_id)) or names.get((None, section_id))) if section_id else None)
 
 
 class ZendeskArticles:
@@ -50,6 +61,7 @@ class ZendeskArticles:
     def __init__(self, http: HttpClient, *, locales: Sequence[str], page_size: int = 100,
                  clock: Callable[[], float] = time.time) -> None:
         self.http, self.locales, self.page_size, self.clock = http, list(locales), page_size, clock
+        self.sections: SectionNames = {}  # the names listed at the start of the last pass
 
     @classmethod
     def from_settings(cls, conf: IntegrationSettings, *, locales: str = "", **kw: Any) -> ZendeskArticles:
@@ -72,13 +84,36 @@ class ZendeskArticles:
             if url and not self.http.same_origin(url):
                 raise SourceError("Zendesk sent a next-page link to another host; stopped.", retryable=False)
 
+    def section_names(self) -> SectionNames:
+        """(locale, section id) → name for every synced locale, and (None, id) → the first locale's name (for an
+        article in a locale its section has no name in): one list per locale, read once a pass."""
+        names: dict[tuple[str | None, str], str] = {}
+        for locale in self.locales:
+            for page in self._pages(f"/api/v2/help_center/{locale}/sections.json", {"per_page": self.page_size}):
+                found = page.get("sections")
+                for raw in found if isinstance(found, list) else []:
+                    if isinstance(raw, dict) and raw.get("id") is not None and isinstance(raw.get("name"), str):
+                        names[(locale, str(raw["id"]))] = raw["name"]
+                        names.setdefault((None, str(raw["id"])), raw["name"])
+        return names
+
     def _articles(self, page: dict[str, Any]) -> list[ExternalArticle]:
         found = page.get("articles")
         found = found if isinstance(found, list) else []
-        return [to_external(a) for a in found if isinstance(a, dict) and a.get("id") is not None
+        return [to_external(a, self.sections) for a in found if isinstance(a, dict) and a.get("id") is not None
                 and (a.get("locale") in self.locales or not a.get("locale"))]
 
     def pages(self, cursor: str | None, *, full: bool) -> Iterator[SyncPage]:
+        try:
+            self.sections = self.section_names()
+        except SourceError as exc:  # the articles matter more: synced without names, the stored ones kept
+            log.warning("zendesk section names not listed; the pass goes on without them retryable=%s",
+                        exc.retryable)
+            self.sections = {}
+        for n, page in enumerate(self._article_pages(cursor, full=full)):
+            yield replace(page, sections=self.sections) if n == 0 else page
+
+    def _article_pages(self, cursor: str | None, *, full: bool) -> Iterator[SyncPage]:
         state = json.loads(cursor) if cursor else {}
         if full or "since" not in state:
             started = int(self.clock())
@@ -102,4 +137,4 @@ class ZendeskArticles:
         if resp.status_code == 404:
             return None
         raw = self.http.json(resp).get("article")
-        return to_external(raw) if isinstance(raw, dict) and raw.get("id") is not None else None
+        return to_external(raw, self.sections) if isinstance(raw, dict) and raw.get("id") is not None else None

@@ -113,10 +113,11 @@ class PgQueue:
         return int((row or (0,))[0] or 0)
 
     def unfinished(self, task: str) -> int:
-        with psycopg.connect(conninfo(self.database_url)) as conn:
-            row = conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE task_name = %s"
-                               " AND status IN ('todo', 'doing')", (task,)).fetchone()
-        return int(row[0]) if row else 0
+        """Jobs of `task` waiting or running, counted on the queue's pool (a gatherer asks while it waits)."""
+        row = self.app.connector.get_sync_connector().execute_query_one(
+            "SELECT count(*) AS n FROM procrastinate_jobs WHERE task_name = %(task)s AND status IN ('todo', 'doing')",
+            task=task)
+        return int(row["n"])
 
     def close(self) -> None:
         self.app.close()

@@ -3,6 +3,10 @@ a rerun of the job (resumed after a crash, retried) updates them instead of post
 
 One `queued_results` row per (key, part): the key names the job's placeholder (`key("draft", channel, ts)`), the
 row's result holds the message's ts. The window left is between Slack's answer and the row's commit.
+
+The rows are only needed while a job can still be rerun (its retries, a resume after a crash): the daily retention
+job deletes a key's rows once FLYWHEEL_QUEUE_RESULTS_DAYS old (`bot/services/retention.py`); only the job that
+posted the placeholder reads them (`handlers/steps.py: post_draft`), so nothing later misses them.
 """
 
 from __future__ import annotations

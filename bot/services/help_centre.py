@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.domain import ACTIVE_GAP_STATES, GapState
 from bot.errors import FlywheelError, IllegalTransition, InvalidInput, PublishError
@@ -131,6 +132,7 @@ class TargetCandidate:
 
     article_id: int
     title: str
+    section: str | None = None  # its section in the help centre (synced articles)
 
 
 def target_candidates(services: Services, *, gap_id: int, query: str = "", limit: int = 10) -> list[TargetCandidate]:
@@ -141,7 +143,8 @@ def target_candidates(services: Services, *, gap_id: int, query: str = "", limit
         gap = get_gap(session, gap_id)
         if query.strip():
             hits = services.kb.search(query.strip(), limit)
-            return [TargetCandidate(h.article_id, h.title) for h in hits if h.article_id > 0]
+            return [TargetCandidate(h.article_id, h.title, _section(session, h.article_id)) for h in hits
+                    if h.article_id > 0]
         row = session.scalar(select(OutlineRow).where(OutlineRow.gap_id == gap_id).order_by(OutlineRow.id.desc()))
         named = [int(i) for i in (row.content.get("update_article_ids") or [])] if row else []
         pos = gap.flagged_position  # the conversation up to the flagged turn, as the outline searched it
@@ -151,7 +154,7 @@ def target_candidates(services: Services, *, gap_id: int, query: str = "", limit
         for article_id in dict.fromkeys(named + related):
             article = session.get(Article, article_id)
             if article is not None and article.withdrawn_at is None:
-                out.append(TargetCandidate(article.id, article.title))
+                out.append(TargetCandidate(article.id, article.title, article.external_section))
         return out[:limit]
 
 
@@ -159,4 +162,9 @@ def target_title(services: Services, article_id: int) -> TargetCandidate:
     """The chosen article, by id (its title as the KB has it now)."""
     with services.session() as session:
         article = services.kb.get(session, article_id)
-        return TargetCandidate(article.id, article.title)
+        return TargetCandidate(article.id, article.title, article.external_section)
+
+
+def _section(session: Session, article_id: int) -> str | None:
+    article = session.get(Article, article_id)
+    return article.external_section if article is not None else None

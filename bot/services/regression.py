@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -161,7 +162,9 @@ def run_regressions(
 
 
 # --- fanned out over `flywheel worker` processes (PostgreSQL) ---------------------------------------------
-GATHER_POLL = 0.05  # seconds between looks at the results
+GATHER_POLL = 0.05  # seconds before the second look at the results
+GATHER_POLL_MAX = 1.0  # the looks slow down (GATHER_BACKOFF) to one a second while the batch runs
+GATHER_BACKOFF = 1.5
 GATHER_IDLE = 3  # looks with no job of the batch's task left unfinished before missing cases count as not run
 
 
@@ -175,6 +178,13 @@ def record_result(services: Services, *, batch: str, result: RegressionResult) -
                                      created_at=services.clock()))
 
 
+def _gathered(services: Services, batch: str, got: dict[int, RegressionResult]) -> list[Any]:
+    """One look at a batch's results not read yet: one short transaction on a pooled connection."""
+    with services.session() as session:
+        return list(session.execute(select(QueuedResult.item, QueuedResult.result).where(
+            QueuedResult.batch == batch, QueuedResult.item.not_in(list(got) or [-1]))).all())
+
+
 def fan_out(services: Services, ids: Sequence[int], *, actor: str | None,
             on_result: Callable[[RegressionResult], None] | None = None) -> list[RegressionResult]:
     """One queued job per case, so every worker shares the suite; the results are gathered as they arrive.
@@ -186,18 +196,22 @@ def fan_out(services: Services, ids: Sequence[int], *, actor: str | None,
     for cid in ids:
         services.queue.enqueue("regression-case", {"batch": batch, "case_id": cid, "actor": actor})
     got: dict[int, RegressionResult] = {}
-    idle = 0
-    while len(got) < len(ids) and idle < GATHER_IDLE and time.monotonic() < deadline:
-        with services.session() as session:
-            rows = session.execute(select(QueuedResult.item, QueuedResult.result).where(
-                QueuedResult.batch == batch, QueuedResult.item.not_in(list(got) or [-1]))).all()
-        for item, data in rows:
+    idle, pause = 0, GATHER_POLL
+    while True:
+        new = _gathered(services, batch, got)
+        for item, data in new:
             got[item] = RegressionResult(**{**data, "changes": tuple(data.get("changes") or ())})
             if on_result:
                 on_result(got[item])
-        if len(got) < len(ids):
-            idle = idle + 1 if services.queue.unfinished("regression-case") == 0 else 0
-            time.sleep(GATHER_POLL)
+        if len(got) == len(ids):
+            break
+        # the queue is asked only when no result came: do its jobs still run, or were the missing ones given up?
+        idle = 0 if new else idle + 1 if services.queue.unfinished("regression-case") == 0 else 0
+        left = deadline - time.monotonic()
+        if idle >= GATHER_IDLE or left <= 0:
+            break
+        time.sleep(min(pause, left))  # one more look at the deadline itself
+        pause = min(pause * GATHER_BACKOFF, GATHER_POLL_MAX)
     with services.session() as session:
         session.execute(delete(QueuedResult).where(QueuedResult.batch == batch))
     why = ("its job was given up after every retry" if idle >= GATHER_IDLE else

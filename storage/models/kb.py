@@ -34,6 +34,9 @@ class Article(Base):
     locale: Mapped[str | None] = mapped_column(String(32))
     external_revision: Mapped[str | None] = mapped_column(String(64))
     synced_at: Mapped[dt.datetime | None]
+    # its section there (a Zendesk section, an Intercom collection): the id, and the name shown beside the title
+    external_section_id: Mapped[str | None] = mapped_column(String(64))
+    external_section: Mapped[str | None] = mapped_column(String(300))
 
     versions: Mapped[list[ArticleVersion]] = relationship(order_by="ArticleVersion.version")
 

@@ -136,3 +136,52 @@ def test_a_failing_endpoint_keeps_the_bm25_order(services, fake: FakeEmbeddings,
 def test_off_by_default(services) -> None:
     start_search(services.kb, services.settings)
     assert services.kb.backend.reranker is None and services.kb.backend.live.wait(30)
+
+
+class Broken:
+    """An endpoint whose answers cannot be used, one way per case."""
+
+    name = "broken"
+
+    def __init__(self, answer) -> None:  # type: ignore[no-untyped-def]
+        self.answer = answer
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        return self.answer(texts)
+
+
+BROKEN = {
+    "a vector missing": lambda texts: [[1.0, 0.0]] * (len(texts) - 1),
+    "a vector too many": lambda texts: [[1.0, 0.0]] * (len(texts) + 1),
+    "NaN": lambda texts: [[float("nan"), 1.0]] * len(texts),
+    "infinite": lambda texts: [[float("inf"), 1.0]] * len(texts),
+    "ragged": lambda texts: [[1.0, 0.0]] + [[1.0]] * (len(texts) - 1),
+    "empty vectors": lambda texts: [[] for _ in texts],
+    "not numbers": lambda texts: [["a", "b"] for _ in texts],
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_an_unusable_answer_keeps_the_bm25_order(case: str, caplog) -> None:  # type: ignore[no-untyped-def]
+    from bot.kb.embeddings import Reranker
+    from bot.kb.search import Hit
+
+    hits = [Hit(1, "Money transfers", "money money", 3.0), Hit(2, "Refund policy", "refund", 2.0)]
+    got = Reranker(Broken(BROKEN[case]), weight=0.9).rerank("I want my money back", hits, 2)
+    assert [h.article_id for h in got] == [1, 2] and [h.score for h in got] == [3.0, 2.0]
+    assert "BM25 order kept" in caplog.text
+
+
+def test_a_model_change_behind_the_endpoint_empties_the_cache(caplog) -> None:  # type: ignore[no-untyped-def]
+    from bot.kb.embeddings import Reranker
+    from bot.kb.search import Hit
+
+    size = [2]
+    reranker = Reranker(Broken(lambda texts: [[1.0] + [0.0] * (size[0] - 1) for _ in texts]), weight=0.9)
+    hits = [Hit(1, "Money transfers", "money money", 3.0), Hit(2, "Refund policy", "refund", 2.0)]
+    reranker.rerank("money back", hits, 2)
+    size[0] = 3  # the endpoint now serves a model with other dimensions
+    assert [h.score for h in reranker.rerank("money back", hits, 2)] == [3.0, 2.0]  # BM25 order this time
+    assert "BM25 order kept" in caplog.text
+    again = reranker.rerank("money back", hits, 2)  # the cache was emptied: everything embedded anew
+    assert again[0].score != 3.0 and reranker.embedded == 4

@@ -89,3 +89,16 @@ def test_an_article_published_again_comes_back_to_search(services: Services) -> 
         kb.edit(ext, draft=False)
         assert run(services, reader("zendesk")).restored == 1
     assert [h.title for h in services.kb.search("gift cards expire", 3)] == ["Gift cards"]
+
+
+def test_values_longer_than_their_columns_are_cut_not_fatal(services: Services) -> None:
+    """A 400-character title, a 3,000-character link and a 40-character locale made PostgreSQL refuse the page
+    (StringDataRightTruncation) and stopped the whole sync; SQLite stored them whole."""
+    with external_kb("zendesk", now=lambda: 0.0) as kb:
+        long_one = kb.seed("T" * 400, "<p>Refunds take 5 days.</p>")
+        kb.edit(long_one, html_url="https://help.fake/" + "u" * 3000)
+        kb.seed("Shipping", "<p>Ships in 2 days.</p>")
+        report = run(services, reader("zendesk"))
+    assert report.created == 2
+    article = synced(services)[(long_one, "en-us")]
+    assert article.title == "T" * 300 and article.external_url is None  # a cut link would lead elsewhere

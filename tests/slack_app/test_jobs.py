@@ -77,7 +77,8 @@ def test_scheduler_registers_named_jobs_in_the_timezone(loaded: Services, client
     scheduler = jobs.build_scheduler(loaded, client)
     by_id = {j.id: j for j in scheduler.get_jobs()}
     # no stats channel: no weekly job
-    assert set(by_id) == {"digest_job", "regression_job", "recurrence_job", "reminder_job", "verification_job"}
+    assert set(by_id) == {"digest_job", "regression_job", "recurrence_job", "reminder_job", "verification_job",
+                          "retention_job"}
     digest = by_id["digest_job"]
     assert (digest.misfire_grace_time, digest.coalesce, digest.max_instances) == (3600, True, 1)
     paris = ZoneInfo("Europe/Paris")

@@ -53,6 +53,8 @@ class FakeKB:
     _ticks: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     throttle: int = 0  # the next list requests answered 429 (Retry-After: RETRY_AFTER)
     requests: list[tuple[str, str, Any]] = field(default_factory=list)  # (method, url, JSON body) received
+    sections: dict[str, dict[str, str]] = field(default_factory=dict)  # Zendesk: section id → {locale: name}
+    section_reads: list[str] = field(default_factory=list)  # the URLs of the section lists asked for
 
     def touch(self, article: dict[str, Any]) -> dict[str, Any]:
         epoch = EPOCH + next(self._ticks)
@@ -142,6 +144,18 @@ def _zendesk_lists(kb: FakeKB, mock: responses.RequestsMock) -> None:
         art = in_locale(kb.articles[ext], locale) if ext in kb.articles else None
         return _json(200, {"article": art}) if art else _json(404, {"error": "RecordNotFound"})
 
+    def sections(req: Any) -> Reply:  # a locale's section names, paged like the article lists
+        kb.section_reads.append(req.url)
+        if (busy := _throttled(kb)) is not None:
+            return busy
+        locale, q = re.search(r"help_center/([\w-]+)/sections\.json", req.url).group(1), _query(req)  # type: ignore[union-attr]
+        size, page = int(q.get("per_page", 30)), int(q.get("page", 1))
+        found = [{"id": int(i), "locale": locale, "name": n[locale]} for i, n in sorted(kb.sections.items())
+                 if locale in n]
+        nxt = f"{ZD}/api/v2/help_center/{locale}/sections.json?per_page={size}&page={page + 1}" \
+            if page * size < len(found) else None
+        return _json(200, {"sections": found[(page - 1) * size:page * size], "next_page": nxt})
+
     def labels(req: Any) -> Reply:
         ext = re.search(r"articles/(\d+)\.json", req.url).group(1)  # type: ignore[union-attr]
         kb.requests.append(("PUT", req.url, json.loads(req.body)))
@@ -153,6 +167,7 @@ def _zendesk_lists(kb: FakeKB, mock: responses.RequestsMock) -> None:
     mock.add_callback(responses.GET, re.compile(rf"{ZD}/api/v2/help_center/incremental/articles\.json.*"),
                       callback=incremental)
     mock.add_callback(responses.GET, re.compile(rf"{ZD}/api/v2/help_center/[\w-]+/articles/\d+\.json"), callback=one)
+    mock.add_callback(responses.GET, re.compile(rf"{ZD}/api/v2/help_center/[\w-]+/sections\.json.*"), callback=sections)
     mock.add_callback(responses.PUT, re.compile(rf"{ZD}/api/v2/help_center/articles/\d+\.json"), callback=labels)
 
 

@@ -51,6 +51,7 @@ class TargetChoice:
 
     article_id: int
     title: str
+    section: str | None = None  # its section in the help centre, shown after the title
 
 
 @dataclass(frozen=True)
