@@ -43,8 +43,9 @@ def register(app: typer.Typer, services_factory: Callable[..., Any]) -> None:
         pull stopped; a stored conversation that came back with new messages or a rating is updated). Exit code
         3 when some conversations could not be imported or the source refused them (the rest is kept); 75 when
         another pull of the same source is running (this one does nothing)."""
-        from bot.integrations.sources import EXIT_BUSY, PullBusy, PullFilter, build_source
+        from bot.integrations.sources import PullBusy, PullFilter, build_source
         from bot.integrations.sources import pull as run_pull
+        from bot.services.locks import EXIT_BUSY
 
         try:
             svc = services_factory()

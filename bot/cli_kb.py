@@ -103,15 +103,17 @@ def register(app: typer.Typer, services: Callable[..., Any]) -> None:
     ) -> None:
         """Sync the team's help centre into the KB: new and changed articles, drafts and deleted ones out of search.
         Incremental (the cursor is kept in the database); see docs/INTEGRATIONS.md, "Help-centre sync"."""
-        import datetime as dt
-
-        from bot.kb.sync import sync
-        from bot.kb.sync_readers import build_reader
+        from bot.services.kb_sync import SyncBusy, run_sync
+        from bot.services.locks import EXIT_BUSY
 
         svc = services()
-        reader = build_reader(source, svc.settings, svc.integrations, folder=folder)
-        done = sync(svc.kb, svc.session, reader, clock=svc.clock, full=full,
-                    full_every=dt.timedelta(hours=svc.settings.kb_sync_full_hours))
+        try:
+            done = run_sync(svc, source, folder=folder, full=full)
+        except SyncBusy as exc:  # another sync of this help centre (here or on another instance) is running
+            from rich.console import Console
+
+            Console(stderr=True).print(escape(exc.message), highlight=False)
+            raise typer.Exit(EXIT_BUSY) from None
         out.print(f"{escape(done.source)}{' (full pass)' if done.full else ''}: created {done.created}, updated "
                   f"{done.updated}, unchanged {done.unchanged}, removed from search {done.removed}, back "
                   f"{done.restored}")

@@ -222,18 +222,15 @@ def pull_job(services: Services, client: WebClient, *, now: dt.datetime) -> dict
 def kb_sync_job(services: Services, client: WebClient, *, now: dt.datetime) -> int:
     """The scheduled help-centre sync (FLYWHEEL_KB_SYNC_SOURCE on FLYWHEEL_KB_SYNC_SCHEDULE), once per tick across
     instances. Returns how many articles were created, updated or removed from search."""
-    from bot.kb.sync import sync
-    from bot.kb.sync_readers import build_reader
+    from bot.services.kb_sync import SyncBusy, run_sync
 
     source = services.settings.kb_sync_source
     if source is None:
         return 0
     try:
         with job_claim(services, job="kb-sync", period=as_utc(now).strftime("%Y-%m-%dT%H:%M")):
-            reader = build_reader(source, services.settings, services.integrations)
-            done = sync(services.kb, services.session, reader, clock=services.clock,
-                        full_every=dt.timedelta(hours=services.settings.kb_sync_full_hours))
-    except NotClaimed:
+            done = run_sync(services, source)
+    except (NotClaimed, SyncBusy):  # this tick ran elsewhere, or a `kb sync` from the CLI is running
         log.info("kb sync already run or running source=%s", source)
         return 0
     return done.created + done.updated + done.removed + done.restored

@@ -14,16 +14,9 @@ runs, given back when it ends); a second one raises `PullBusy` and does nothing.
 
 from __future__ import annotations
 
-import functools
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
-
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
 from bot.errors import FlywheelError
 from bot.integrations import SOURCES_GROUP, load_entry_point
@@ -33,20 +26,17 @@ from bot.integrations.source_base import Batch, PullFilter, Source, plain
 from bot.integrations.source_intercom import IntercomSource
 from bot.integrations.source_zendesk import ZendeskSource
 from bot.services import Services
-from bot.services.claims import LEASE, ClaimRun, ClaimStatus, NotClaimed, job_claim
+from bot.services.claims import ClaimRun
 from bot.services.importer import import_records
-from storage.models import JobClaim, SourceCursor
+from bot.services.locks import Busy, exclusive
+from storage.models import SourceCursor
 
 __all__ = ["Batch", "IntercomSource", "PullBusy", "PullFilter", "PullReport", "Source", "ZendeskSource",
            "build_source", "load_cursor", "plain", "pull", "pull_scheduled", "save_cursor"]
 
 log = logging.getLogger(__name__)
 
-LOCK_PERIOD = "running"  # the one claim period of a source's pull lock: the row exists while a pull runs
-EXIT_BUSY = 75  # `flywheel pull`'s exit code when another pull of the source is running (EX_TEMPFAIL)
-
-
-class PullBusy(FlywheelError):
+class PullBusy(Busy):
     """Another pull of the same source is running (this process or another): this one did nothing."""
 
 
@@ -80,27 +70,9 @@ def save_cursor(services: Services, name: str, cursor: str | None, *, run: Claim
 def pull(services: Services, source: Source, *, filters: PullFilter | None = None) -> PullReport:
     """One incremental pull under the source's lock: import batch after batch, saving the cursor after each.
     Raises `PullBusy` when another pull of the same source is running."""
-    job = f"pull:{source.name}"[:64]
     chosen = filters or getattr(source, "filters", None) or PullFilter.from_settings(services.integrations)
-    for attempt in range(2):
-        try:
-            with job_claim(services, job=job, period=LOCK_PERIOD) as run:
-                run.on_finish(functools.partial(_unlock, run))  # the lock is free again
-                with _lease_kept(services, run):
-                    return _pull(services, source, chosen, run)
-        except NotClaimed as skipped:
-            if skipped.status is ClaimStatus.DONE and attempt == 0:  # a lock row finished by hand: not a pull
-                _forget(services, job, finished=True)
-                continue
-            raise PullBusy(_busy_message(services, source.name, job)) from None
-        except BaseException:
-            _forget(services, job)  # released by job_claim; nothing to resume: the cursor says where to start
-            raise
-    raise PullBusy(_busy_message(services, source.name, job))  # pragma: no cover - the loop returns or raises
-
-
-def _unlock(run: ClaimRun, session: Session) -> None:
-    session.execute(delete(JobClaim).where(*run.mine()))
+    return exclusive(services, f"pull:{source.name}", lambda run: _pull(services, source, chosen, run),
+                     what=f"A pull from {source.name}", busy=PullBusy)
 
 
 def _pull(services: Services, source: Source, filters: PullFilter, run: ClaimRun) -> PullReport:
@@ -120,48 +92,6 @@ def _pull(services: Services, source: Source, filters: PullFilter, run: ClaimRun
              source.name, report.batches, report.added, report.updated, report.skipped, report.filtered,
              len(report.refused), len(report.bad))
     return report
-
-
-@contextmanager
-def _lease_kept(services: Services, run: ClaimRun, every: float = LEASE.total_seconds() / 3) -> Iterator[None]:
-    """Renew the lock's lease while a long batch is fetched (a crashed pull's lock expires after LEASE)."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(every):
-            try:
-                with services.session() as s:
-                    run.heartbeat(s)
-            except Exception:  # noqa: BLE001 - a missed heartbeat only shortens the lease
-                log.exception("pull lease not renewed job=%r", run.job)
-
-    keeper = threading.Thread(target=beat, name=f"{run.job}-lease", daemon=True)
-    keeper.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        keeper.join(timeout=5)
-
-
-def _forget(services: Services, job: str, *, finished: bool = False) -> None:
-    """Drop a released (ownerless, unfinished) lock row after a failed pull, or a finished one; never raises."""
-    released = JobClaim.owner.is_(None) & JobClaim.finished_at.is_(None)
-    state = JobClaim.finished_at.is_not(None) if finished else released
-    try:
-        with services.session() as s:
-            s.execute(delete(JobClaim).where(JobClaim.job_name == job, JobClaim.period_key == LOCK_PERIOD, state))
-    except Exception:  # noqa: BLE001 - the next pull resumes the released claim anyway
-        log.exception("could not drop the pull lock job=%r", job)
-
-
-def _busy_message(services: Services, name: str, job: str) -> str:
-    with services.session() as s:
-        since = s.scalar(select(JobClaim.claimed_at).where(JobClaim.job_name == job,
-                                                           JobClaim.period_key == LOCK_PERIOD))
-    when = f" (its lease was last renewed at {since:%Y-%m-%d %H:%M:%S} UTC)" if since is not None else ""
-    return (f"A pull from {name} is already running{when}; this one did nothing. Run it again when that one "
-            "has finished.")
 
 
 def scheduled_sources(conf: IntegrationSettings) -> list[str]:
