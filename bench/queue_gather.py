@@ -72,9 +72,9 @@ def counting(svc: Any) -> Iterator[Tally]:
         tally.hit("new connections")
         return connect(*args, **kwargs)
 
-    def counted_unfinished(task: str) -> int:
+    def counted_unfinished(task: str, **kwargs: Any) -> int:
         tally.hit("unfinished asks")
-        return int(unfinished(task))
+        return int(unfinished(task, **kwargs))
 
     psycopg.connect, svc.queue.unfinished = counted_connect, counted_unfinished  # type: ignore[assignment]
     try:

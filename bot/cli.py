@@ -42,10 +42,17 @@ def import_(
     fmt: Annotated[str, typer.Option("--format", help="auto, jsonl or csv")] = "auto",
 ) -> None:
     """Import conversations (idempotent, streaming). Exit code 3 when some lines were bad (the rest is kept)."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
     from bot.services.importer import import_file
 
-    report = render.with_progress(out, f"Importing {file.name}", lambda cb: import_file(
-        services(), file, source=source, fmt=fmt, progress=cb))  # type: ignore[arg-type]
+    try:
+        report = render.with_progress(out, f"Importing {file.name}", lambda cb: import_file(
+            services(), file, source=source, fmt=fmt, progress=cb))  # type: ignore[arg-type]
+    except (OperationalError, InterfaceError) as exc:  # unreachable, or locked by another writer for too long
+        name = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__  # never its text: the data
+        raise FlywheelError(f"The database stopped the import ({name}). The conversations written before it are "
+                            "kept: run the same import again, and those already stored are skipped.") from None
     render.import_report(out, report)
     if report.bad_lines:
         raise typer.Exit(3)
@@ -106,11 +113,20 @@ def publish(
     user: UserOpt = "",
 ) -> None:
     """Publish the gap's draft whose shadow test passed, replay the conversation and show the verdict (exit
-    code 4 on a FAIL verdict, 5 when the verification is pending). A gap that is already published (its verdict
-    was lost or is pending) is verified again instead, as the Slack button does."""
+    code 4 on a FAIL verdict, 5 when the verification is pending, 75 while another `flywheel publish` of the gap
+    runs). A gap that is already published (its verdict was lost or is pending) is verified again instead, as the
+    Slack button does. A publish cut short (kill -9) is resumed by the next `flywheel publish` of the gap at once."""
+    from bot.services.locks import EXIT_BUSY, Busy, exclusive
     from bot.services.publishing import publish_or_verify
 
-    result = publish_or_verify(services(), gap_id=gap_id, user=user or _user(), draft_id=draft, anyway=anyway)
+    svc = services()
+    try:  # one CLI publish of a gap at a time, so the next one may resume an attempt its token names (a dead one's)
+        result = exclusive(svc, f"publish:{gap_id}", lambda _run: publish_or_verify(
+            svc, gap_id=gap_id, user=user or _user(), draft_id=draft, anyway=anyway, job_token=f"cli-publish:{gap_id}"),
+            what=f"A `flywheel publish {gap_id}`")
+    except Busy as exc:
+        Console(stderr=True).print(escape(exc.message), highlight=False)
+        raise typer.Exit(EXIT_BUSY) from None
     if result.verified_instead:
         out.print(f"Gap #{gap_id} is already published (article #{result.article_id}); verified it again instead.")
     else:

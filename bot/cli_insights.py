@@ -204,7 +204,7 @@ def register_report(app: typer.Typer, services_factory: Callable[..., Any]) -> N
         force: Annotated[bool, typer.Option(help="post even if this week's report was already posted")] = False,
     ) -> None:
         """Post last week's report and chart now, as the Monday job does (once per channel and week unless
-        --force), or print it with --preview."""
+        --force), or print it with --preview. Two --force at once post once: the second exits 75."""
         svc = services_factory()
         now = svc.clock()
         if preview:
@@ -222,7 +222,18 @@ def register_report(app: typer.Typer, services_factory: Callable[..., Any]) -> N
         if not CHANNEL_ID.match(target):  # a name (#general) or anything else: the chart upload needs an id
             raise InvalidInput(f"{target!r} is not a channel id (like C0123ABC): in Slack, the channel's details "
                                "show it at the bottom.")
-        if post_weekly(svc, make_web_client(svc.settings), now=now, channel=target, force=force):
+        from bot.services.locks import EXIT_BUSY, Busy, exclusive
+
+        def post(_run: object = None) -> bool:
+            return post_weekly(svc, make_web_client(svc.settings), now=now, channel=target, force=force)
+
+        try:  # --force skips the week's claim: a lock keeps two forced posts at once from both posting
+            posted = exclusive(svc, f"weekly:{target}", post, what=f"A forced weekly post to {target}") if force \
+                else post()
+        except Busy as exc:
+            Console(stderr=True).print(escape(exc.message), highlight=False)
+            raise typer.Exit(EXIT_BUSY) from None
+        if posted:
             Console().print(f"Posted the weekly report to {target}.", markup=False, highlight=False)
         else:
             Console().print(f"The weekly report is already in {target} (or being posted): --force posts it again.",

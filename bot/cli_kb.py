@@ -82,12 +82,28 @@ def register(app: typer.Typer, services: Callable[..., Any]) -> None:
 
     @kb_app.command("import")
     def kb_import(folder: Path, user: UserOpt = "") -> None:
-        """Import a folder of Markdown files (front matter optional); unchanged files add no version."""
-        from bot.kb.markdown import import_folder
+        """Import a folder of Markdown files (front matter optional); unchanged files add no version. One import
+        at a time across instances: exit 75 while another runs (two at once created an article twice)."""
+        from rich.console import Console
+        from sqlalchemy.exc import IntegrityError
+
+        from bot.kb.markdown import MarkdownImportReport, import_folder
+        from bot.services.locks import EXIT_BUSY, Busy, exclusive
 
         svc = services()
-        with svc.session() as s:
-            report = import_folder(svc.kb, s, folder, author=user or current_user())
+
+        def work(_run: object) -> MarkdownImportReport:
+            with svc.session() as s:  # one transaction: all of the folder or, on an error, none of it
+                return import_folder(svc.kb, s, folder, author=user or current_user())
+
+        try:
+            report = exclusive(svc, "kb-import", work, what="A KB import")
+        except (Busy, IntegrityError) as exc:  # IntegrityError: a sync or a publish took one of the slugs meanwhile
+            why = exc.message if isinstance(exc, Busy) else (
+                "Another process (a help-centre sync or a publish) created an article with one of these slugs at "
+                "the same moment; nothing of this import was saved. Run it again.")
+            Console(stderr=True).print(escape(why), highlight=False)
+            raise typer.Exit(EXIT_BUSY) from None
         out.print(f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}")
         for err in report.errors:
             out.print(f"[yellow]skipped[/] {escape(err)}", highlight=False)  # a name such as `[bold]x.md` is not markup

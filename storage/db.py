@@ -8,9 +8,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: processes starting at once on one SQLite file are not serialized
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -84,10 +89,37 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
+    """Bring the schema to the newest migration (idempotent). Every command migrates first, so processes that start
+    at once take turns here (two at once on a new database both created the same table, and one crashed)."""
     from alembic import command
 
-    command.upgrade(_alembic_config(engine), "head")
+    config = _alembic_config(engine)
+    with _one_migration_at_a_time(engine):
+        command.upgrade(config, "head")
+
+
+@contextmanager
+def _one_migration_at_a_time(engine: Engine) -> Iterator[None]:
+    """PostgreSQL: an advisory lock per schema, on a connection of its own (the server frees it if the process dies).
+    SQLite: an flock on `<database file>-migrate-lock` (the kernel frees it likewise); in memory: nothing to share."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            key = conn.scalar(text("SELECT hashtext('flywheel-migrate:' || current_schema())"))
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+        return
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if fcntl is None or not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    with open(f"{database}-migrate-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # closing the file frees the lock
 
 
 def is_initialized(engine: Engine) -> bool:

@@ -3,7 +3,11 @@ constructors that hold those limits by design (clip with a visible ellipsis, nev
 
 Text conventions: builders receive *raw* text. Conversation text goes through `excerpt()` (redact →
 escape → shorten); article/outline/LLM text through `esc()` (escape → shorten, no redaction, since a
-support phone number in an article is content, not PII). Mentions only via `mention()`.
+support phone number in an article is content, not PII); text in a `plain_text` object (a button, an
+option, a confirm dialog, a header) through `plain()`, never `esc()` (Slack shows `&lt;` there as typed).
+All three drop control characters first (`scrub`: a NUL, an escape, a bidi mark). Mentions only via
+`mention()`; links only via `link()` and `button(url=...)`, both through `safe_url` (`bot/blocks/urls.py`):
+a link from a help centre or another outside source with `public=True`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.blocks.urls import safe_url
 from bot.slack.text import clean_plain, escape_mrkdwn, safe_excerpt, split_text, truncate
 
 # Slack's limits (docs.slack.dev/block-kit; slack_sdk validators).
@@ -46,6 +51,7 @@ FALLBACK_MAX = 3000  # top-level `text` (Slack allows 4,000 before truncating)
 
 # Room we leave in a section for our own prefix/suffix around a chunk of body text.
 CHUNK = 2900
+LINK_URL_MAX = 1000  # a <url|label> shares its section's 3,000 characters: a longer URL shows the label alone
 
 ROLE_LABELS = {
     "user": ":bust_in_silhouette: *Customer*",
@@ -57,7 +63,8 @@ ROLE_LABELS = {
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{1,30}$")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{1,30}$")
 _EMOJI = re.compile(r"^[a-z0-9_+'-]{1,64}$")
-_SAFE_URL = re.compile(r"^https?://[^\s<>|]{1,2900}$")
+# Control characters (NUL, escapes, C1) and the bidi marks `escape_mrkdwn` keeps (LRM, RLM, ALM); tab and newline stay.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f]")
 
 
 @dataclass(frozen=True)
@@ -95,19 +102,25 @@ def cap_blocks(blocks: Sequence[Block], limit: int) -> list[Block]:
 
 
 # --- text ------------------------------------------------------------------------------------------
+def scrub(text: str | None) -> str:
+    """Text without control characters: Slack has no use for a NUL or an escape, and a bidi mark reorders what
+    a reader sees (`escape_mrkdwn`/`clean_plain` drop the invisible and the bidi overrides themselves)."""
+    return _CONTROL.sub("", (text or "").replace("\r\n", "\n"))
+
+
 def esc(text: str | None, limit: int, *, flatten: bool = True) -> str:
     """Escape (no redaction) and shorten: for article, outline and other LLM text."""
-    return safe_excerpt(text or "", limit, flatten=flatten, redactor=None)
+    return safe_excerpt(scrub(text), limit, flatten=flatten, redactor=None)
 
 
 def excerpt(text: str | None, limit: int, *, flatten: bool = True) -> str:
     """Redact, escape and shorten: for anything a customer wrote (or an agent said to one)."""
-    return safe_excerpt(text or "", limit, flatten=flatten)
+    return safe_excerpt(scrub(text), limit, flatten=flatten)
 
 
 def plain(text: str | None, limit: int) -> str:
     """For plain_text objects: cleaned, whitespace-flattened, shortened with an ellipsis."""
-    return truncate(" ".join(clean_plain(text or "").split()), limit) or "-"
+    return truncate(" ".join(clean_plain(scrub(text)).split()), limit) or "-"
 
 
 def mention(user_id: str | None) -> str:
@@ -134,14 +147,11 @@ def emoji(name: str | None, default: str) -> str:
     return f":{name if _EMOJI.match(name) else default}:"
 
 
-def safe_url(url: str | None) -> str | None:
-    return url if url and _SAFE_URL.match(url) else None
-
-
-def link(url: str | None, label: str) -> str:
-    """`<url|label>` for a plain http(s) URL, else just the (escaped) label."""
+def link(url: str | None, label: str, *, public: bool = False) -> str:
+    """`<url|label>` for a URL `safe_url` takes (and short enough to share a section), else the (escaped) label.
+    `public=True` for a link from outside the team (a help centre's article)."""
     label = esc(label, 200)
-    url = safe_url(url)
+    url = safe_url(url, public=public, limit=LINK_URL_MAX)
     return f"<{url}|{label}>" if url else label
 
 
@@ -202,6 +212,8 @@ def button(
     url: str | None = None,
     confirm: ConfirmObject | None = None,
 ) -> ButtonElement:
+    """A button; its `url` goes through `safe_url` (check `.url` when the button is only a link: None means the URL
+    was refused, and a link button without it opens nothing: leave it out, as `link_button` does)."""
     if value is not None and len(value) > VALUE_MAX:
         raise ValueError(f"button value for {action_id} is {len(value)} chars (limit {VALUE_MAX})")
     return ButtonElement(
@@ -212,6 +224,12 @@ def button(
         url=safe_url(url),
         confirm=confirm,
     )
+
+
+def link_button(label: str, action_id: str, url: str | None, *, public: bool = False) -> ButtonElement | None:
+    """A button that only opens `url`, or None when `safe_url` refuses it (`public=True`: from outside the team)."""
+    safe = safe_url(url, public=public)
+    return button(label, action_id, url=safe) if safe else None
 
 
 def confirm(title: str, text: str, yes: str, no: str = "Cancel") -> ConfirmObject:

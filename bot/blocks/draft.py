@@ -24,7 +24,9 @@ from bot.blocks.common import (
     link,
     mention,
     message,
+    plain,
     quote,
+    scrub,
     section,
 )
 from bot.blocks.ids import ActionId, DraftRef, RollbackRef, RunRef
@@ -42,7 +44,7 @@ _BULLET = re.compile(r"^(\s*)[-*+]\s+", re.MULTILINE)
 def markdown_to_mrkdwn(body: str) -> str:
     """Escape an article's Markdown and map the bits Slack renders differently (headings,
     **bold**, list bullets). Links and code stay as written: nothing is turned into a Slack link."""
-    text = escape_mrkdwn(body)
+    text = escape_mrkdwn(scrub(body))
     text = _HEADING.sub(r"*\1*", text)
     text = _BOLD.sub(r"*\1*", text)
     return _BULLET.sub(r"\1• ", text)
@@ -157,7 +159,7 @@ KIND_LINES = {
 
 def build_verdict_message(view: VerdictView) -> Message:
     verdict = view.verdict if view.verdict in VERDICT_HEADERS else "unclear"
-    article = link(view.article_url, view.article_title or "the article")
+    article = link(view.article_url, view.article_title or "the article", public=True)
     headline = (SHADOW_HEADERS if view.kind == "shadow" else VERDICT_HEADERS)[verdict]
     blocks: list[Block] = [header(headline), section(f"Gap #{view.gap_id} · {article}")]
     if view.question:
@@ -198,8 +200,8 @@ def build_verdict_message(view: VerdictView) -> Message:
 
 def _rollback_button(view: VerdictView, article_id: int, version: int) -> ButtonElement:
     ref = RollbackRef(article_id=article_id, from_version=version, to_version=version - 1, gap_id=view.gap_id)
-    sure = confirm("Roll back the article?", f"Version {version - 1} of “{esc(view.article_title, 150)}” goes live "
-                   "again as a new version, in the team's knowledge base too. The history is kept.", "Roll back")
+    sure = confirm("Roll back the article?", f"Version {version - 1} of “{plain(view.article_title, 150)}” goes "
+                   "live again as a new version, in the team's knowledge base too. The history is kept.", "Roll back")
     return button(f":rewind: Roll back to v{version - 1}", ActionId.ROLLBACK, ref.dump(), confirm=sure)
 
 

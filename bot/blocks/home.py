@@ -10,7 +10,6 @@ from slack_sdk.models.views import View
 from bot.blocks.common import (
     MAX_VIEW_BLOCKS,
     Message,
-    button,
     cap_blocks,
     channel_link,
     context,
@@ -18,6 +17,7 @@ from bot.blocks.common import (
     fields_section,
     header,
     link,
+    link_button,
     mention,
     message,
     section,
@@ -59,11 +59,7 @@ def gap_line(gap: GapSummary) -> str:
 
 
 def gap_block(gap: GapSummary, *, prefix: str = "gap") -> Block:
-    accessory = None
-    if gap.permalink:
-        accessory = button("Open thread", ActionId.OPEN_LINK, url=gap.permalink)
-    if accessory is not None and accessory.url is None:  # the link was not a plain http(s) URL
-        accessory = None
+    accessory = link_button("Open thread", ActionId.OPEN_LINK, gap.permalink)  # None: no link Slack takes
     return section(gap_line(gap), accessory=accessory, block_id=f"{prefix}-{gap.gap_id}")
 
 

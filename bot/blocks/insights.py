@@ -179,7 +179,7 @@ def build_recurrence_notice(view: RecurrenceNoticeView) -> Message:
                               now=f"In {items[-1].conversation_ref}" if items else "Now")
     blocks.append(context(
         f"After gap #{view.gap_id}{title} was fixed and verified, conversations on its topic still went wrong. "
-        "Replay one with `/flywheel replay <conversation>`, or flag it from the digest to reopen the work."))
+        "Replay one with `/flywheel replay &lt;conversation&gt;`, or flag it from the digest to reopen the work."))
     buttons = fix_buttons(view.gap_id, view.article_url, view.draft_id)
     if buttons:
         blocks.append(actions(*buttons, block_id=f"recurrence-{view.gap_id}"))

@@ -24,6 +24,7 @@ from bot.blocks.common import (
     esc,
     excerpt,
     quote,
+    scrub,
     section,
 )
 from bot.blocks.ids import InputId, ThreadMeta, ViewId
@@ -45,6 +46,11 @@ TITLE_MAX = 300  # drafts.title / articles.title are String(300)
 
 _BULLET = re.compile(r"^\s*(?:[-*•+]|\d+[.)])\s+")
 _HEADING = re.compile(r"^\s*#{1,6}\s*(.+?)\s*$")
+
+
+def _one_line(title: str) -> str | None:
+    """A title as a single-line input's initial value: cleaned, on one line, at most TITLE_MAX characters."""
+    return " ".join(clean_plain(scrub(title)).split())[:TITLE_MAX] or None
 
 
 def _title(text: str) -> PlainTextObject:
@@ -115,7 +121,7 @@ def _text_inputs(
 ) -> list[Block]:
     """Inputs holding `text` in ≤`PART`-char parts (Slack caps an input at 3,000). Text too long for
     `max_parts` gives a read-only note instead (and the parser then returns None: unchanged)."""
-    parts = split_text(clean_plain(text), PART) or [""]
+    parts = split_text(clean_plain(scrub(text)), PART) or [""]
     if len(parts) > max_parts:
         return [
             section(
@@ -182,7 +188,7 @@ def build_edit_draft_modal(view: EditDraftView) -> View:
         label=PlainTextObject(text="Title"),
         element=PlainTextInputElement(
             action_id=InputId.DRAFT_TITLE,
-            initial_value=clean_plain(view.title)[:TITLE_MAX] or None,
+            initial_value=_one_line(view.title),
             max_length=TITLE_MAX,
         ),
     )
@@ -240,7 +246,7 @@ def build_edit_outline_modal(view: EditOutlineView) -> View:
             label=PlainTextObject(text="Article title"),
             element=PlainTextInputElement(
                 action_id=InputId.OUTLINE_TITLE,
-                initial_value=clean_plain(view.title)[:TITLE_MAX] or None,
+                initial_value=_one_line(view.title),
                 max_length=TITLE_MAX,
             ),
         )

@@ -16,10 +16,11 @@ from bot.blocks.common import (
     fields_section,
     header,
     link,
+    link_button,
     mention,
     message,
+    plain,
     quote,
-    safe_url,
     section,
 )
 from bot.blocks.ids import ActionId, DraftRef, RetryRef, RollbackRef
@@ -87,10 +88,10 @@ def turn_blocks(question: str | None, before: str | None, after: str | None, *, 
 
 
 def fix_buttons(gap_id: int, article_url: str | None, draft_id: int | None) -> list[ButtonElement]:
-    """The ways out of a fix that no longer holds: open the article, edit the gap's draft and retry."""
-    buttons = []
-    if safe_url(article_url):
-        buttons.append(button(":page_facing_up: Open the article", ActionId.OPEN_LINK, url=article_url))
+    """The ways out of a fix that no longer holds: open the article (its help centre's link, when `safe_url` takes it
+    as a public http(s) URL), edit the gap's draft and retry."""
+    opener = link_button(":page_facing_up: Open the article", ActionId.OPEN_LINK, article_url, public=True)
+    buttons = [opener] if opener is not None else []
     if draft_id is not None:
         ref = DraftRef(gap_id=gap_id, draft_id=draft_id).dump()
         buttons.append(button(":pencil2: Edit and retry", ActionId.EDIT_AND_RETRY, ref, style="primary"))
@@ -107,7 +108,7 @@ def build_regression_notice(view: RegressionNoticeView) -> Message:
     edit and retry (the draft modal), roll back the article that changed."""
     verdict = BROKE_VERDICTS.get(view.verdict or "", "gave no verdict")
     who = f" {mention(view.fixed_by)}," if view.fixed_by else ""
-    article = f" ({link(view.article_url, view.article_title)})" if view.article_title else ""
+    article = f" ({link(view.article_url, view.article_title, public=True)})" if view.article_title else ""
     blocks: list[Block] = [section(
         f":rotating_light:{who} the regression replay of *gap #{view.gap_id}*{article} {verdict} now. "
         "The fix no longer holds, so the gap is back to failed.")]
@@ -119,10 +120,11 @@ def build_regression_notice(view: RegressionNoticeView) -> Message:
         version = view.rollback_from or 0
         ref = RollbackRef(article_id=view.rollback_article_id, from_version=version, to_version=version - 1,
                           gap_id=view.gap_id).dump()
-        title = esc(view.rollback_title or f"article #{view.rollback_article_id}", 150)
-        sure = confirm("Roll back the article?", f"Version {version - 1} of “{title}” goes live again as a new "
-                       "version, in the team's knowledge base too. The history is kept.", "Roll back")
-        buttons.append(button(f":rewind: Roll back “{title}” to v{version - 1}", ActionId.ROLLBACK, ref, confirm=sure))
+        title = view.rollback_title or f"article #{view.rollback_article_id}"  # plain_text: plain(), never esc()
+        sure = confirm("Roll back the article?", f"Version {version - 1} of “{plain(title, 150)}” goes live again as "
+                       "a new version, in the team's knowledge base too. The history is kept.", "Roll back")
+        label = f":rewind: Roll back “{plain(title, 40)}” to v{version - 1}"  # the version always shows
+        buttons.append(button(label, ActionId.ROLLBACK, ref, confirm=sure))
     if buttons:
         blocks.append(actions(*buttons, block_id=f"regression-{view.gap_id}"))
     return message(f"Regression: gap #{view.gap_id} {verdict} now.{who.rstrip(',')}", blocks)

@@ -10,6 +10,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block, ExternalDataSelectElement, Option, PlainTextObject
 
 from bot.blocks.common import (
+    LINK_URL_MAX,
     OPTION_TEXT_MAX,
     Message,
     actions,
@@ -17,15 +18,16 @@ from bot.blocks.common import (
     context,
     esc,
     link,
+    link_button,
     mention,
     message,
     plain,
     quote,
-    safe_url,
     section,
 )
 from bot.blocks.ids import ActionId, GapRef, TargetRef
 from bot.blocks.models import ConflictLinesView, ConflictView, TargetChoice
+from bot.blocks.urls import safe_url
 
 MAX_TARGET_OPTIONS = 20  # a short list: the candidates first; typing searches the whole KB
 MAX_CONFLICTS = 3  # conflicting places shown; the rest are counted
@@ -106,7 +108,8 @@ def build_conflict_message(view: ConflictView) -> Message:
     *Rewrite from the help centre* (writes the draft again from the article's current text, now its latest version
     here), or open the article. No *Publish* or *Retry*: the same draft again would be refused again."""
     title = esc(view.article_title, 150)
-    named = link(view.article_url, view.article_title) if safe_url(view.article_url) else f"“{title}”"
+    linked = safe_url(view.article_url, public=True, limit=LINK_URL_MAX) is not None
+    named = link(view.article_url, view.article_title, public=True) if linked else f"“{title}”"
     n = len(view.conflicts)
     blocks: list[Block] = [section(
         f":twisted_rightwards_arrows: *Not published: {named} was edited in the help centre* on the lines this "
@@ -118,8 +121,9 @@ def build_conflict_message(view: ConflictView) -> Message:
         blocks.append(context(f"…and {n - MAX_CONFLICTS} more."))
     buttons = [button(":arrows_counterclockwise: Rewrite from the help centre", ActionId.WRITE_DRAFT,
                       GapRef(gap_id=view.gap_id).dump(), style="primary")]
-    if safe_url(view.article_url):
-        buttons.append(button(":page_facing_up: Open the article", ActionId.OPEN_LINK, url=view.article_url))
+    opener = link_button(":page_facing_up: Open the article", ActionId.OPEN_LINK, view.article_url, public=True)
+    if opener is not None:
+        buttons.append(opener)
     blocks.append(actions(*buttons, block_id=f"conflict-{view.gap_id}"))
     blocks.append(context("*Rewrite from the help centre* writes the draft again from their text plus the change; "
                           "then test and publish it."))

@@ -9,7 +9,7 @@ after the last stored page. One KB article per external article *and locale*, fo
 A draft or archived article, or (after a full pass, which lists everything) one that is gone, leaves search
 (`withdrawn_at`, as a withdrawn article); it comes back when it is published again there. One listed but unreadable
 (`SyncPage.unreadable`: a Markdown file with a broken front matter) is not gone: it stays as it was, and is named.
-Each article keeps the section it sits in there (a Zendesk section; an Intercom collection, by id only):
+Each article keeps the section it sits in there (a Zendesk section; an Intercom collection):
 `external_section_id`, and the name in `external_section`, shown beside its title where a person picks an article.
 A reader lists the section names once a pass and hands them over with its first page (`SyncPage.sections`), so a
 section renamed there is renamed here at the next pass, also on articles that did not change.
@@ -280,3 +280,22 @@ def _full_due(cursor: str | None, now: dt.datetime, every: dt.timedelta) -> bool
     if not isinstance(state, dict) or not isinstance(state.get("full_at"), int | float):
         return True
     return now.timestamp() - float(state["full_at"]) >= every.total_seconds()
+
+
+def listed_names(source: str, what: str, names: Callable[[], SectionNames]) -> SectionNames:
+    """A help centre's section (or collection) names, listed once a pass. A listing that fails leaves them out:
+    the articles matter more (they are synced without names, and the names stored before are kept)."""
+    from bot.integrations.http import SourceError
+
+    try:
+        return names()
+    except SourceError as exc:
+        log.warning("%s %s names not listed; the pass goes on without them retryable=%s", source, what,
+                    exc.retryable)
+        return {}
+
+
+def named_first(pages: Iterator[SyncPage], sections: SectionNames) -> Iterator[SyncPage]:
+    """The pages, the first carrying the section names (stored once, before its articles)."""
+    for n, page in enumerate(pages):
+        yield replace(page, sections=sections) if n == 0 else page

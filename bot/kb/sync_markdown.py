@@ -2,26 +2,49 @@
 
 Each file is one article; its external id is its path inside the folder, its revision a hash of its text.
 Every pass lists the whole folder (it is cheap), so a file that was removed leaves search, and a file whose
-front matter says `draft: true` (or `archived: true`) stays out of it. Files are read as `flywheel kb import`
-reads them (`bot/kb/markdown.py: read_doc`): a file (or a link) that resolves outside the folder, a FIFO, a file
-over the article cap, not UTF-8, or whose front matter cannot be read, is listed in `SyncPage.unreadable` with
-its reason, and the article it published stays as it was (an unreadable file is not a deleted one). A folder
-that cannot be listed makes the pass incomplete: nothing leaves search until it can be.
+front matter says `draft: true` (or `archived: true`; also yes/no or 1/0, quoted or not, in any case, so that
+`draft: "false"` is not a draft) stays out of it; any other value makes the file unreadable, never a guess.
+Files are read as `flywheel kb import` reads them (`bot/kb/markdown.py: read_doc`): a file (or a link) that
+resolves outside the folder, a FIFO, a file over the article cap, not UTF-8, or whose front matter cannot be
+read, is listed in `SyncPage.unreadable` with its reason, and the article it published stays as it was (an
+unreadable file is not a deleted one). A folder that cannot be listed makes the pass incomplete: nothing leaves
+search until it can be. `fetch` (an update about to be published) raises for such a file instead of answering
+"gone": what a person is editing is never written over.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from bot.errors import InvalidInput
-from bot.kb.markdown import column_max, markdown_files, read_doc, text_value
+from bot.integrations.http import SourceError
+from bot.kb.markdown import column_max, markdown_files, printable, read_doc, text_value
 from bot.kb.sync import ExternalArticle, SyncPage
 
 PAGE = 200
+_FLAGS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def flag_value(meta: dict[str, Any], key: str) -> bool:
+    """A front-matter yes/no (`draft`, `archived`; absent: False): a YAML boolean, 1 or 0, or the text true/false,
+    yes/no, 1/0 in any case (`draft: "false"` is not a draft). Anything else is refused, never guessed: a guess
+    could take a page out of search, or put a draft in it."""
+    value = meta.get(key, False)
+    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _FLAGS:
+        return _FLAGS[value.strip().lower()]
+    kinds = {type(None): "empty", list: "a list", dict: "a mapping", bytes: "binary", int: "a number",
+             float: "a number"}
+    what = kinds.get(type(value), "a date" if isinstance(value, dt.date) else "a value of another kind")
+    raise InvalidInput(f"{key} must be true or false (or yes/no, 1/0)"
+                       + ("" if isinstance(value, str) else f", not {what}"))
 
 
 class MarkdownFolder:
@@ -44,7 +67,7 @@ class MarkdownFolder:
         url = f"{self.base_url.rstrip('/')}/{rel}" if self.base_url else None
         return ExternalArticle(external_id=rel, locale=locale or None, title=doc.title, body=doc.body,
                                tags=tuple(doc.tags), url=url, revision=hashlib.sha256(doc.text.encode()).hexdigest(),
-                               live=not doc.meta.get("draft") and not doc.meta.get("archived"))
+                               live=not flag_value(doc.meta, "draft") and not flag_value(doc.meta, "archived"))
 
     def pages(self, cursor: str | None, *, full: bool) -> Iterator[SyncPage]:
         """Pages of `PAGE` articles, read as they are stored (a folder of 100,000 files is never all in memory)."""
@@ -66,7 +89,12 @@ class MarkdownFolder:
         yield SyncPage(articles, done, complete=not unlisted, unreadable=unreadable)
 
     def fetch(self, external_id: str, locale: str | None) -> ExternalArticle | None:
+        """The file's article; None only when the file is gone. A file that is there but cannot be read right now
+        (its front matter broken mid-edit, permission denied) raises `SourceError`: never taken for a deleted one,
+        so an update is never published over it (`bot/kb/sync_update.py: rebase`)."""
         try:
             return self._read(self.folder / external_id)
-        except InvalidInput:  # unreadable now: the caller keeps the text it has
-            return None
+        except InvalidInput as exc:
+            raise SourceError(f"{printable(external_id)} is in the folder but cannot be read right now "
+                              f"({exc.message}); it was left as it is. Fix the file (or let its edit finish), then "
+                              "try again.") from None

@@ -5,7 +5,9 @@
 - `compose_update`: the draft of an update is the article plus the change, never the change alone (a model
   that returns the whole article keeps it; otherwise the new text is added as a section of the article);
 - `rebase`: at publish, the help centre is read again; an edit made there since the draft started is merged
-  in (`bot/kb/sync_merge.py`), or the publish stops with `UpdateConflict`;
+  in (`bot/kb/sync_merge.py`), or the publish stops with `UpdateConflict`. `fetch` answers None only for an
+  article deleted there; one it cannot read now (the help centre down, a Markdown file mid-edit) raises, and
+  the publish stops with that error: never published over a text it could not read;
 - `note_revision`: after a publish, the help centre's new revision is recorded, so our own update is not
   mistaken for the docs team's next time.
 """

@@ -22,13 +22,12 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 from typing import Any
 
 from bot.integrations.html import html_to_markdown
 from bot.integrations.http import HttpClient, Pages, SourceError
 from bot.integrations.settings import IntegrationSettings
-from bot.kb.sync import ExternalArticle, SectionNames, SyncPage, section_ref
+from bot.kb.sync import ExternalArticle, SectionNames, SyncPage, listed_names, named_first, section_ref
 
 log = logging.getLogger(__name__)
 OVERLAP = 60  # seconds re-read at each incremental pass: Zendesk leaves out the last minute's changes
@@ -104,14 +103,8 @@ class ZendeskArticles:
                 and (a.get("locale") in self.locales or not a.get("locale"))]
 
     def pages(self, cursor: str | None, *, full: bool) -> Iterator[SyncPage]:
-        try:
-            self.sections = self.section_names()
-        except SourceError as exc:  # the articles matter more: synced without names, the stored ones kept
-            log.warning("zendesk section names not listed; the pass goes on without them retryable=%s",
-                        exc.retryable)
-            self.sections = {}
-        for n, page in enumerate(self._article_pages(cursor, full=full)):
-            yield replace(page, sections=self.sections) if n == 0 else page
+        self.sections = listed_names("zendesk", "section", self.section_names)
+        yield from named_first(self._article_pages(cursor, full=full), self.sections)
 
     def _article_pages(self, cursor: str | None, *, full: bool) -> Iterator[SyncPage]:
         state = json.loads(cursor) if cursor else {}

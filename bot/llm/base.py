@@ -7,9 +7,9 @@ Conversation text always travels as *data* inside these models; providers must r
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Annotated, Protocol, runtime_checkable
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from bot.domain import GapKind, Verdict
 
@@ -47,8 +47,19 @@ class OutlineSection(BaseModel):
     points: list[str] = Field(default_factory=list)
 
 
+TITLE_MAX = 300  # the gap's, draft's and article's title columns (PostgreSQL refuses a longer one)
+
+
+def one_line_title(value: str) -> str:
+    """A model's title as stored: one line, at most TITLE_MAX characters (a model may send a paragraph)."""
+    return " ".join(value.split())[:TITLE_MAX]
+
+
+Title = Annotated[str, AfterValidator(one_line_title)]
+
+
 class Outline(BaseModel):
-    title: str = Field(description="title of the article to write")
+    title: Title = Field(description="title of the article to write")
     summary: str = Field(description="one or two sentences: what the agent lacked")
     kind: GapKind = Field(description="missing, unclear, contradictory or stale knowledge")
     sections: list[OutlineSection]
@@ -63,7 +74,7 @@ class Outline(BaseModel):
 
 
 class DraftArticle(BaseModel):
-    title: str
+    title: Title
     body: str = Field(description="the article in Markdown")
     tags: list[str] = Field(default_factory=list)
     cited_conversations: list[str] = Field(default_factory=list)

@@ -1,5 +1,9 @@
 """Publish to a folder of Markdown files with YAML front matter, one file a slug (`<slug>.md`).
 
+An article that came from this folder (`kb sync markdown`, external id = its path in the folder, such as
+`billing/refunds.md`) is written back in place, and the front-matter keys Flywheel does not manage (`locale`,
+`description`, a site's own keys) are kept: an update never adds a second file nor drops what the docs team set.
+
 The files read back with `flywheel kb import` (same front matter). When the folder is inside a git work
 tree, each publish commits that one file with a fixed author (`FLYWHEEL_MARKDOWN_GIT_COMMIT=false` turns
 it off); a static site or docs repository can deploy from there.
@@ -15,11 +19,12 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import yaml
 
-from bot.errors import PublishError
+from bot.errors import InvalidInput, PublishError
 from bot.integrations.settings import IntegrationSettings
 from bot.kb.sync import readable_slug
 from bot.publishers import ArticleToPublish, PublishReceipt
@@ -30,23 +35,33 @@ GIT_AUTHOR = ("Flywheel", "flywheel@localhost")
 GIT_TIMEOUT = 30.0
 FILE_MODE = 0o644  # readable by the static site or docs build that serves the folder
 _FILE = re.compile(r"[^\W_][\w-]{0,150}\.md")  # Unicode letters and digits: a Japanese title stays readable
+_DIR = re.compile(r"[^\W_.][\w. -]{0,150}")  # a folder of a synced file: no `..`, no hidden folder
+MANAGED = ("title", "slug", "version", "tags", "gap_id", "author", "source_conversations", "updated_at")
 
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _relative(name: str) -> bool:
+    """A path inside the folder made of plain parts (`billing/refunds.md`): no `..`, no absolute path."""
+    *folders, last = name.split("/")
+    return bool(_FILE.fullmatch(last)) and len(folders) <= 16 and all(_DIR.fullmatch(f) for f in folders)
+
+
 def file_name(article: ArticleToPublish) -> str:
-    """Stable: the name it was published under before, else `<slug>.md` (never a path outside the folder)."""
-    if article.external_id and _FILE.fullmatch(article.external_id):
+    """Stable: the path it was published (or synced) under before, else `<slug>.md` (never outside the folder)."""
+    if article.external_id and _relative(article.external_id):
         return article.external_id
     stem = readable_slug(article.slug, limit=150).strip("-_")
     return f"{stem or f'gap-{article.gap_id or 0}'}.md"
 
 
-def render(article: ArticleToPublish, now: dt.datetime) -> str:
+def render(article: ArticleToPublish, now: dt.datetime, kept: dict[str, Any] | None = None) -> str:
+    """The file: Flywheel's front-matter keys, after the file's own other keys (`kept`), then the body."""
     # str(): a CLI user is an `Operator` (a str subclass) that safe_dump refuses
-    meta = {"title": article.title, "slug": article.slug, "version": article.version, "tags": list(article.tags),
+    meta = {k: v for k, v in (kept or {}).items() if isinstance(k, str) and k not in MANAGED}
+    meta |= {"title": article.title, "slug": article.slug, "version": article.version, "tags": list(article.tags),
             "gap_id": article.gap_id, "author": str(article.author) if article.author else None,
             "source_conversations": list(article.source_conversations), "updated_at": now.isoformat()}
     front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
@@ -66,16 +81,31 @@ class MarkdownPublisher:
         assert conf.markdown_dir is not None
         return cls(conf.markdown_dir, base_url=conf.markdown_base_url, git_commit=conf.markdown_git_commit)
 
+    def _kept(self, path: Path, name: str) -> dict[str, Any]:
+        """The front matter of the file being replaced (its keys Flywheel does not manage are kept)."""
+        from bot.kb.markdown import read_doc
+
+        try:
+            doc = read_doc(path, self.folder.resolve())
+        except (InvalidInput, OSError) as exc:
+            reason = exc.message if isinstance(exc, InvalidInput) else type(exc).__name__
+            raise PublishError(f"{name} is in FLYWHEEL_MARKDOWN_DIR but cannot be read ({reason}); it was left as "
+                               "it is. Fix the file, then publish again.") from None
+        return dict(doc.meta) if doc is not None else {}
+
     def publish(self, article: ArticleToPublish) -> PublishReceipt:
         name = file_name(article)
         path = self.folder / name
+        if not path.parent.resolve().is_relative_to(self.folder.resolve()):  # a linked folder leading out
+            raise PublishError(f"{name} leads outside FLYWHEEL_MARKDOWN_DIR; nothing was written.")
+        kept = self._kept(path, name) if path.exists() or path.is_symlink() else {}
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".flywheel-", suffix=".tmp")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".flywheel-", suffix=".tmp")
             try:
                 os.fchmod(fd, FILE_MODE)  # mkstemp makes it 0600
                 with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-                    f.write(render(article, self.clock()))
+                    f.write(render(article, self.clock(), kept))
                 os.replace(tmp, path)  # atomic: a reader sees the old file or the new one
             finally:
                 Path(tmp).unlink(missing_ok=True)

@@ -79,8 +79,15 @@ class LocalQueue:
             (count,) = conn.execute(f"SELECT COUNT(*) FROM {TABLE} WHERE status = 9").fetchone()
         return int(count or 0)
 
-    def unfinished(self, task: str) -> int:
-        return self.stats()[0]
+    def unfinished(self, task: str, *, batch: str | None = None) -> int:
+        """Jobs of `task` not finished (of one `batch` only, when given: the payload's "batch"). Each row's `data`
+        is the job as JSON bytes ({"task", "payload", ...}), read as text by SQLite's JSON functions."""
+        with sqlite3.connect(self.path, timeout=5) as conn:
+            (count,) = conn.execute(
+                f"SELECT COUNT(*) FROM {TABLE} WHERE status < 5 AND json_extract(CAST(data AS TEXT), '$.task') = ?"
+                " AND (? IS NULL OR json_extract(CAST(data AS TEXT), '$.payload.batch') = ?)",
+                (task, batch, batch)).fetchone()
+        return int(count or 0)
 
     # --- consuming -----------------------------------------------------------------------------------
     def start(self, runtime: registry.Runtime, threads: int) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Any
+from typing import Any, LiteralString
 
 import procrastinate
 import psycopg
@@ -97,26 +97,28 @@ class PgQueue:
             return
         log.info("job queued task=%r", task)
 
+    def _one(self, query: LiteralString, **params: Any) -> dict[str, Any]:
+        """One row, read on the queue's own pool: a `/metrics` scrape or a gatherer's look opens no connection."""
+        return self.app.connector.get_sync_connector().execute_query_one(query, **params)
+
     def stats(self) -> tuple[int, float]:
-        with psycopg.connect(conninfo(self.database_url)) as conn:
-            row = conn.execute(
-                "SELECT count(*), EXTRACT(EPOCH FROM now() - min(e.at)) FROM procrastinate_jobs j"
-                " LEFT JOIN LATERAL (SELECT min(at) AS at FROM procrastinate_events WHERE job_id = j.id) e ON true"
-                " WHERE j.status IN ('todo', 'doing')").fetchone()
-        count, age = (row or (0, None))
-        return int(count or 0), float(age or 0.0)
+        row = self._one(
+            "SELECT count(*) AS n, EXTRACT(EPOCH FROM now() - min(e.at)) AS age FROM procrastinate_jobs j"
+            " LEFT JOIN LATERAL (SELECT min(at) AS at FROM procrastinate_events WHERE job_id = j.id) e ON true"
+            " WHERE j.status IN ('todo', 'doing')")
+        return int(row["n"] or 0), float(row["age"] or 0.0)
 
     def failed(self) -> int:
         """Jobs given up after their last attempt (procrastinate keeps them, status 'failed')."""
-        with psycopg.connect(conninfo(self.database_url)) as conn:
-            row = conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE status = 'failed'").fetchone()
-        return int((row or (0,))[0] or 0)
+        return int(self._one("SELECT count(*) AS n FROM procrastinate_jobs WHERE status = 'failed'")["n"] or 0)
 
-    def unfinished(self, task: str) -> int:
-        """Jobs of `task` waiting or running, counted on the queue's pool (a gatherer asks while it waits)."""
-        row = self.app.connector.get_sync_connector().execute_query_one(
-            "SELECT count(*) AS n FROM procrastinate_jobs WHERE task_name = %(task)s AND status IN ('todo', 'doing')",
-            task=task)
+    def unfinished(self, task: str, *, batch: str | None = None) -> int:
+        """Jobs of `task` waiting or running (of one `batch` only, when given: the payload's "batch", stored in
+        the JSONB `args` as {"payload": {...}}), counted on the queue's pool (a gatherer asks while it waits)."""
+        row = self._one(
+            "SELECT count(*) AS n FROM procrastinate_jobs WHERE task_name = %(task)s AND status IN ('todo', 'doing')"
+            " AND (%(batch)s::text IS NULL OR args -> 'payload' ->> 'batch' = %(batch)s::text)",
+            task=task, batch=batch)
         return int(row["n"])
 
     def close(self) -> None:

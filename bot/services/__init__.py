@@ -32,7 +32,7 @@ class WorkQueue(Protocol):
 
     def enqueue(self, task: str, payload: dict[str, Any], *, key: str | None = None) -> None: ...
 
-    def unfinished(self, task: str) -> int: ...
+    def unfinished(self, task: str, *, batch: str | None = None) -> int: ...  # waiting or running (of one batch)
 
     def stats(self) -> tuple[int, float]: ...  # (jobs not finished, age in seconds of the oldest)
 

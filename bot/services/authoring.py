@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from bot.domain import ACTIVE_GAP_STATES, GapKind, GapState, ReplayKind, Role
 from bot.errors import IllegalTransition, InvalidInput
 from bot.kb.search import ExtraDoc, conversation_query
-from bot.llm.base import ArticleSnippet, DraftArticle, GapContext, Outline, Turn
+from bot.llm.base import ArticleSnippet, DraftArticle, GapContext, Outline, Turn, one_line_title
 from bot.llm.redaction import redact_draft, redact_outline, scrubber_for
 from bot.publishers import public_text
 from bot.services import Services
@@ -97,7 +97,7 @@ def save_outline(services: Services, *, gap_id: int, outline: Outline, user: str
         row = OutlineRow(gap_id=gap_id, content=outline.model_dump(mode="json"), provider=services.llm.name,
                          created_by=user, created_at=services.clock())
         session.add(row)
-        gap.title = outline.title
+        gap.title = one_line_title(outline.title)  # a model may send a paragraph (or skip validation)
         gap.kind = outline.kind.value
         session.flush()
         audit(session, gap, "outlined", actor=user, now=services.clock(), outline_id=row.id)
@@ -149,7 +149,8 @@ def save_draft(
         outline_row = latest_outline(session, gap_id)
         kept = previous if outline is None and previous and target and previous.target_article_id == target.id else None
         base = (kept.base_version if kept else None) or (target.version if target else None)  # an update's base
-        draft = Draft(gap_id=gap_id, outline_id=outline_row.id if outline_row else None, title=article.title.strip(),
+        draft = Draft(gap_id=gap_id, outline_id=outline_row.id if outline_row else None,
+                      title=one_line_title(article.title),
                       body=article.body.strip(), tags=list(article.tags),
                       target_article_id=target.id if target else None, base_version=base,
                       provider=services.llm.name if outline is not None else "human", created_by=user, created_at=now,

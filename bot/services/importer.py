@@ -108,7 +108,10 @@ class _Importer:
     def _write(self, batch: list[_Row]) -> tuple[int, int, int]:
         """Insert conversations and their messages in one transaction; rows whose (source, external_id)
         already exist are updated when their content changed (`update_existing`), else skipped.
-        Returns (conversations added, conversations updated, messages added)."""
+        Returns (conversations added, conversations updated, messages added).
+        Rows go in key order: two imports of the same conversations in other orders (two files, a pull) take the
+        key locks in one order, so neither waits for the other while holding what it waits for (a PG deadlock)."""
+        batch = sorted(batch, key=lambda row: (row[1]["source"], row[1]["external_id"]))
         stmt = self.insert.on_conflict_do_nothing(index_elements=["source", "external_id"]).returning(
             Conversation.id, Conversation.source, Conversation.external_id)
         by_key = {(conv["source"], conv["external_id"]): messages for _, conv, messages in batch}

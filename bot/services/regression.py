@@ -163,9 +163,10 @@ def run_regressions(
 
 # --- fanned out over `flywheel worker` processes (PostgreSQL) ---------------------------------------------
 GATHER_POLL = 0.05  # seconds before the second look at the results
-GATHER_POLL_MAX = 1.0  # the looks slow down (GATHER_BACKOFF) to one a second while the batch runs
+GATHER_POLL_MAX = 1.0  # the looks slow down (GATHER_BACKOFF) to one a second while nothing arrives
+GATHER_ACTIVE = 0.25  # while results arrive, at most this long between looks (the end is seen soon)
 GATHER_BACKOFF = 1.5
-GATHER_IDLE = 3  # looks with no job of the batch's task left unfinished before missing cases count as not run
+GATHER_IDLE = 3  # looks with no job of the batch left unfinished before its missing cases count as not run
 
 
 def record_result(services: Services, *, batch: str, result: RegressionResult) -> None:
@@ -205,13 +206,14 @@ def fan_out(services: Services, ids: Sequence[int], *, actor: str | None,
                 on_result(got[item])
         if len(got) == len(ids):
             break
-        # the queue is asked only when no result came: do its jobs still run, or were the missing ones given up?
-        idle = 0 if new else idle + 1 if services.queue.unfinished("regression-case") == 0 else 0
+        # the queue is asked only when no result came: do this batch's jobs still run, or were the missing ones
+        # given up? (other runs' jobs, such as those left queued by a run cut at its deadline, are not this one's)
+        idle = 0 if new else idle + 1 if services.queue.unfinished("regression-case", batch=batch) == 0 else 0
         left = deadline - time.monotonic()
         if idle >= GATHER_IDLE or left <= 0:
             break
         time.sleep(min(pause, left))  # one more look at the deadline itself
-        pause = min(pause * GATHER_BACKOFF, GATHER_POLL_MAX)
+        pause = min(pause * GATHER_BACKOFF, GATHER_ACTIVE if new else GATHER_POLL_MAX)
     with services.session() as session:
         session.execute(delete(QueuedResult).where(QueuedResult.batch == batch))
     why = ("its job was given up after every retry" if idle >= GATHER_IDLE else

@@ -253,3 +253,27 @@ def test_values_too_long_for_the_database_are_refused(env: Path, cmd: str) -> No
     assert "created 1," in out and "long-title.md: title over 300 characters" in out
     if cmd == "sync":
         assert "long-locale.md: locale over 32 characters" in out and "path over 255 characters" in out
+
+
+def test_draft_and_archived_are_read_as_yes_or_no_whatever_the_quotes(env: Path) -> None:
+    flags = {"quoted-false": 'draft: "false"', "no": "draft: 'No'", "zero": "archived: 0", "spaced": 'draft: " FALSE "',
+             "quoted-true": 'draft: "true"', "yes": "archived: 'YES'", "one": 'draft: "1"', "bare": "draft: true"}
+    docs = folder(env, {f"{name}.md": f"---\ntitle: Article {name}\n{flag}\n---\nRefunds reach your card.\n"
+                        for name, flag in flags.items()})
+    assert "created 4," in kb_sync(docs)  # before: created 1 (any text, "false" too, counted as a draft)
+    listing = run("kb", "list")
+    assert all(f"Article {n}" in listing for n in ("quoted-false", "no", "zero", "spaced"))
+    assert not [n for n in ("quoted-true", "yes", "one", "bare") if f"Article {n}" in listing]
+
+
+def test_a_draft_flag_that_is_not_yes_or_no_is_refused_and_withdraws_nothing(env: Path) -> None:
+    docs = folder(env, {"refunds.md": GOOD, "promo.md": "# Spring promo\n\nUse code SPRING.\n"})
+    assert "created 2," in kb_sync(docs)
+    (docs / "refunds.md").write_text(GOOD.replace("tags:", 'draft: "maybe"\ntags:'), encoding="utf-8")
+    (docs / "promo.md").write_text("---\ntitle: Spring promo\narchived: [2024]\n---\nUse code SPRING.\n",
+                                   encoding="utf-8")
+    out = kb_sync(docs)  # before: "maybe" and [2024] were true: "removed from search 2"
+    assert "removed from search 0," in out and "could not read 2 (what they published stays as it was)" in out
+    assert "refunds.md: draft must be true or false (or yes/no, 1/0)\n" in out
+    assert "promo.md: archived must be true or false (or yes/no, 1/0), not a list" in out
+    assert "Refund times" in run("kb", "search", "refund card days") and "Spring promo" in run("kb", "search", "spring")

@@ -37,7 +37,7 @@ def test_intercom_articles_pages_translations_drafts_and_deletions(services: Ser
                              "title": "Rückerstattung", "body": "<p>5 Tage.</p>", "state": "published"}})
         promo = kb.seed("Spring promo", "<p>Code SPRING.</p>", state="published")
         draft = kb.seed("Unreleased plan", "<p>Coming soon.</p>", state="draft")
-        kb.throttle = 1
+        kb.throttle = 1  # the pass's first list (the collections' names) answers 429: waited out, read again
         first = sync(services.kb, services.session, reader("intercom", sleep=sleeps.append), clock=lambda: NOW)
         assert sleeps == [RETRY_AFTER] and first.created == 3 and first.pages == 2
         rows = by_key(services, "intercom")

@@ -1,7 +1,8 @@
 """Help-centre sections in the KB sync (issue #15): each synced Zendesk article keeps its section (id and name) in
 every locale, the section names are listed once a pass (never once an article), a renamed section is renamed here
 at the next pass, a section list that 429s is read again, a hostile name is stored cleaned and capped and reaches
-Slack escaped; `flywheel kb list` shows the section; Intercom keeps the collection's id."""
+Slack escaped; `flywheel kb list` shows the section; Intercom keeps the collection's id and name (its collections
+listed once a pass, in every paging style its API versions use, a next link to another host never followed)."""
 # mypy: disable-error-code="no-untyped-def"
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.blocks.common import OPTION_TEXT_MAX
+from bot.kb import sync_intercom
 from bot.kb.sync import SECTION_MAX, sync
 from bot.kb.sync_zendesk import OVERLAP, ZendeskArticles
 from bot.services import Services
@@ -22,7 +24,7 @@ from handlers.ids import ActionId, TargetRef
 from storage.models import Article
 from tests.handlers import conftest as scenario
 from tests.support import cli
-from tests.support.external_kbs import RETRY_AFTER, SECRET, ZD, FakeKB, external_kb, reader
+from tests.support.external_kbs import IC, RETRY_AFTER, SECRET, ZD, FakeKB, external_kb, reader
 from tests.support.external_kbs import settings as connector_settings
 from tests.support.factories import REFUND_FACT, REFUND_Q
 from tests.support.harness import ANA, REVIEW, Harness, find_element, texts, wait
@@ -207,13 +209,60 @@ def test_kb_list_shows_the_section_of_synced_articles(env: Path) -> None:
     assert rows["Local note"] == "-"
 
 
-def test_intercom_keeps_the_collection_of_each_article_and_locale(services: Services) -> None:
+def test_intercom_collections_named_in_each_locale_listed_once_a_pass_and_renamed(services: Services,
+                                                                                  monkeypatch) -> None:
+    monkeypatch.setattr(sync_intercom, "PER_PAGE", 2)  # 3 collections: 2 pages (pages.next.starting_after)
+    sleeps: list[float] = []
     with external_kb("intercom", now=lambda: 0.0) as kb:
+        kb.sections.update({"77": {"en": "Billing", "de": "Abrechnung"}, "78": {"en": "Shipping"},
+                            "79": {"en": "Accounts"}})
         refund = kb.seed("Refund times", "<p>5 days.</p>", state="published", default_locale="en", parent_id=77,
                          translated_content={"type": "article_translated_content", "de": {
                              "title": "Rückerstattung", "body": "<p>5 Tage.</p>", "state": "published"}})
+        zones = [kb.seed(f"Zone {i}", f"<p>Zone {i}.</p>", state="published", parent_id="78",
+                         translated_content={"de": {"title": f"Zone {i}", "body": "<p>Z.</p>", "state": "published"}})
+                 for i in range(3)]
         alone = kb.seed("Spring promo", "<p>Code SPRING.</p>", state="published", parent_id=None)
-        run(services, reader("intercom"))
-    rows = placed(services, "intercom")
-    assert rows[(refund, "en")][:2] == rows[(refund, "de")][:2] == ("77", None)  # the name is not read (docs)
+        kb.throttle = 1  # the first list of the pass (the collections) answers 429 once
+        assert run(services, reader("intercom", sleep=sleeps.append)).created == 9
+        assert sleeps == [RETRY_AFTER] and len(kb.section_reads) == 3  # 429, then 2 pages: not once an article
+        assert "starting_after=2" in kb.section_reads[-1]
+        kb.sections["77"]["en"] = "Payments"  # renamed there: no article's updated_at moves
+        again = run(services, reader("intercom"))
+        assert (again.created, again.updated) == (0, 0) and len(kb.section_reads) == 5  # listed again, once
+    rows = placed(services, "intercom")  # before: ("77", None), the name never read
+    assert rows[(refund, "en")] == ("77", "Payments", 1) and rows[(refund, "de")] == ("77", "Abrechnung", 1)
+    assert rows[(zones[2], "en")][:2] == rows[(zones[2], "de")][:2] == ("78", "Shipping")  # no German name there
     assert rows[(alone, "en")][:2] == (None, None)
+
+
+@pytest.mark.parametrize("paging", ["numbers", "link"])
+def test_intercom_collections_paged_by_numbers_or_links(services: Services, monkeypatch, paging: str) -> None:
+    monkeypatch.setattr(sync_intercom, "PER_PAGE", 1)
+    with external_kb("intercom", now=lambda: 0.0) as kb:
+        kb.collection_pages = IC if paging == "link" else paging
+        kb.sections.update({str(n): {"en": f"Collection {n}"} for n in range(70, 73)})
+        ids = [kb.seed(f"In {n}", "<p>Text.</p>", state="published", parent_id=n) for n in range(70, 73)]
+        run(services, reader("intercom"))
+        assert len(kb.section_reads) == 3
+    rows = placed(services, "intercom")
+    assert [rows[(ext, "en")][1] for ext in ids] == ["Collection 70", "Collection 71", "Collection 72"]
+
+
+def test_intercom_collection_names_hostile_cleaned_capped_and_a_foreign_next_link_not_followed(
+        services: Services, monkeypatch) -> None:
+    monkeypatch.setattr(sync_intercom, "PER_PAGE", 1)
+    with external_kb("intercom", now=lambda: 0.0) as kb:
+        kb.sections.update({"77": {"en": HOSTILE}, "78": {"en": "Shipping"}})
+        refund = kb.seed("Refund times", "<p>5 days.</p>", state="published", parent_id=77)
+        zone = kb.seed("Zones", "<p>Two.</p>", state="published", parent_id=78)
+        run(services, reader("intercom"))
+        name = placed(services, "intercom")[(refund, "en")][1]
+        assert len(name) == SECTION_MAX and "\x00" not in name and name.startswith("<!channel> @here Billing xxx")
+        kb.collection_pages = "https://elsewhere.fake"  # a next link to another host: the token never goes there
+        kb.sections["78"]["en"] = "Logistics"
+        kb.edit(zone, body="<p>Three.</p>")
+        report = run(services, reader("intercom"))
+        assert len(kb.section_reads) == 3  # page 1 only, then stopped
+    rows = placed(services, "intercom")
+    assert report.updated == 1 and rows[(zone, "en")][:2] == ("78", "Shipping")  # synced; the stored name kept

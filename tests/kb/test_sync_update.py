@@ -1,27 +1,40 @@
 """End to end, against the fake Zendesk Help Center: sync the help centre, flag a gap whose outline names the
 synced article, the docs team edits the article there meanwhile, and the draft is published as an update IN
 PLACE (one article there, a new version here) with the article's other facts and that edit intact; nothing
-internal reaches the help centre. Also: an edit on the same lines is a conflict (nothing published), and a
-person can choose the article a draft updates, or a new article, on the CLI."""
+internal reaches the help centre. Also: an edit on the same lines is a conflict (nothing published), a person
+can choose the article a draft updates, or a new article, on the CLI, and a synced Markdown file that cannot be read
+at publish (mid-edit) refuses the publish, on the CLI and in the thread, instead of being written over."""
 # mypy: disable-error-code="no-untyped-def"
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from bot.errors import PublishError
 from bot.kb.sync import sync
+from bot.kb.sync_markdown import MarkdownFolder
 from bot.kb.sync_merge import UpdateConflict
+from bot.publishers.markdown import MarkdownPublisher
 from bot.services import Services, authoring, gaps, publishing
 from bot.services.conversations import resolve
+from bot.settings import Settings
+from handlers.ids import ActionId
 from storage.models import Article, Draft
+from tests.handlers import conftest as scenario
+from tests.kb.test_markdown_hostile import deny_open
 from tests.support.cli import cli_env, run
-from tests.support.external_kbs import external_kb, publisher, reader, settings
+from tests.support.external_kbs import external_kb, publisher, reader
+from tests.support.external_kbs import settings as connector_settings
 from tests.support.factories import REFUND_FACT, conversation, load
+from tests.support.harness import REVIEW, texts
+from tests.support.harness import SECRET as SLACK_SECRET
 
+harness, slack, world = scenario.harness, scenario.slack, scenario.world  # fixtures of the Slack scenario tests
 NOW = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
 ARTICLE_HTML = ("<p>How long a refund to your credit card takes depends on when the returned item arrives.</p>"
                 "<p>Refunds always go back to the card you paid with.</p>"
@@ -30,9 +43,17 @@ DOCS_EDIT = "<p>Refunds always go back to the card you paid with, never to a gif
 
 
 @pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """The Slack scenario's settings (tests/handlers/conftest.py), publishing as tests/conftest.py has it."""
+    return Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'flywheel.db'}",  # type: ignore[call-arg]
+                    slack_signing_secret=SLACK_SECRET, slack_bot_token="xoxb-test", review_channel=REVIEW,
+                    digest_size=2, publish_requires_test=False, verify_backoff=0)
+
+
+@pytest.fixture
 def svc(services: Services) -> Services:
     services.settings = services.settings.model_copy(update={"publish_on_fail": "keep"})
-    services.integrations = settings()
+    services.integrations = connector_settings()
     return services
 
 
@@ -149,3 +170,73 @@ def test_a_person_chooses_the_article_a_draft_updates_or_a_new_one(env: Path) ->
     assert "is a new article" in run("gaps", "target", "1", "--new")
     assert "Open Orders." not in run("draft", "1")
     run("gaps", "target", "1", code=2)  # neither --article nor --new
+
+
+ARTICLE_MD = ("---\ntitle: Refunds to your card\n---\nHow long a refund to your credit card takes depends on when the "
+              "returned item arrives.\n\nRefunds always go back to the card you paid with.\n")
+MID_EDIT = "---\ntitle: [Refunds to your card\n---\nHalf-written: refunds take 10 days.\n"  # front matter not closed
+
+
+@pytest.fixture
+def docs(env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The team's Markdown folder, synced and published to (the same folder, as a docs repository is)."""
+    folder = env / "docs"
+    folder.mkdir()
+    for name, value in {"FLYWHEEL_KB_SYNC_DIR": folder, "FLYWHEEL_PUBLISHER": "markdown",
+                        "FLYWHEEL_MARKDOWN_DIR": folder, "FLYWHEEL_MARKDOWN_GIT_COMMIT": "false"}.items():
+        monkeypatch.setenv(name, str(value))
+    (folder / "refunds.md").write_text(ARTICLE_MD, encoding="utf-8")
+    data = env / "c.jsonl"
+    data.write_text(json.dumps(conversation("c1", gap=True)) + "\n")
+    run("import", str(data))
+    assert "created 1," in run("kb", "sync", "markdown")
+    run("gaps", "flag", "c1")
+    assert "updates article #1" in run("gaps", "target", "1", "--article", "refunds-to-your-card")
+    assert "Refunds always go back" in run("draft", "1")  # the update: the article plus the change
+    return folder
+
+
+@pytest.mark.parametrize("why", ["mid-edit", "permission denied"])
+def test_a_markdown_file_unreadable_at_publish_is_never_overwritten(docs: Path, why: str) -> None:
+    """A person is mid-edit (the front matter is broken), or the file system refuses the file: the publish is refused
+    with the reason and the file is left as it is; once it reads again, the publish goes through, their edit kept."""
+    with pytest.MonkeyPatch.context() as patch:
+        if why == "mid-edit":
+            (docs / "refunds.md").write_text(MID_EDIT, encoding="utf-8")
+        else:
+            deny_open(patch, "refunds.md")
+        before = (docs / "refunds.md").read_bytes()
+        with pytest.raises(PublishError) as refused:  # main() prints it and exits 1
+            run("publish", "1", "--anyway", "docs test")  # before: "Published article #1 v2", over their file
+    reason = "(invalid YAML front matter (line 2, column 29))" if why == "mid-edit" else "(permission denied)"
+    assert f"nothing was published: refunds.md is in the folder but cannot be read right now {reason}; it was " \
+           "left as it is" in refused.value.message
+    assert (docs / "refunds.md").read_bytes() == before and "Half-written" not in run("kb", "list")
+    assert "drafting" in run("gaps", "show", "1")
+    (docs / "refunds.md").write_text(ARTICLE_MD.replace("you paid with.", "you paid with, never a gift card."),
+                                     encoding="utf-8")
+    assert "Published article #1 v3" in run("publish", "1", "--anyway", "docs test")
+    text = (docs / "refunds.md").read_text(encoding="utf-8")
+    assert "never a gift card" in text and REFUND_FACT in text  # their edit and the change
+
+
+def test_the_publish_button_shows_why_an_unreadable_markdown_file_was_not_published(harness, world, tmp_path) -> None:
+    """The same refusal from Slack: the thread shows the file and the reason in place of the placeholder, with a
+    retry, and the file a person is editing is left as it is."""
+    svc, folder = harness.services, tmp_path / "docs"
+    folder.mkdir()
+    (folder / "refunds.md").write_text(ARTICLE_MD, encoding="utf-8")
+    svc.settings = svc.settings.model_copy(update={"kb_sync_dir": folder})
+    svc.publisher = MarkdownPublisher(folder, git_commit=False)
+    sync(svc.kb, svc.session, MarkdownFolder(folder), clock=svc.clock)
+    item = world["c1"]
+    draft_msg = harness.write_draft(item, harness.flag(item))
+    with svc.session() as s:
+        assert s.scalars(select(Draft)).one().target_article_id is not None  # an update of the synced file
+    (folder / "refunds.md").write_text(MID_EDIT, encoding="utf-8")
+    harness.click(REVIEW, draft_msg["ts"], ActionId.PUBLISH)
+    shown = texts(harness.thread_with(item, "cannot be read right now"))
+    assert "nothing was published: refunds.md is in the folder but cannot be read right now (invalid YAML" in shown
+    assert "Retry" in shown  # publishing again once the file reads goes through (the CLI test above)
+    harness.drain()
+    assert (folder / "refunds.md").read_text(encoding="utf-8") == MID_EDIT  # before: written over

@@ -31,7 +31,7 @@ class StuckQueue:
         if len(self.queued) <= self.run_first:
             registry.run(Runtime(self.services), task, payload)
 
-    def unfinished(self, task: str) -> int:
+    def unfinished(self, task: str, *, batch: str | None = None) -> int:
         return len(self.queued) - min(self.run_first, len(self.queued))
 
 

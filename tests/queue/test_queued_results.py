@@ -11,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,7 +23,6 @@ from bot.services import Services, build_services
 from bot.services.regression import RegressionResult, record_result, run_regressions
 from storage.db import make_engine
 from storage.models import QueuedResult, RegressionCase
-from tests.conftest import NO_POSTGRES, PG_URL, _drop_pg_schema, _pg_url
 from tests.support.clock import Clock
 from tests.support.fake_llm import FakeLLM
 
@@ -57,7 +54,7 @@ class HeldQueue:
             registry.run(Runtime(self.inline), *self.held[0])
             self.held.pop(0)
 
-    def unfinished(self, task: str) -> int:
+    def unfinished(self, task: str, *, batch: str | None = None) -> int:
         self.asks += 1
         return len(self.held)
 
@@ -202,15 +199,6 @@ def test_a_waiting_gatherer_looks_less_and_less_often(services: Services) -> Non
     # most once a look
     assert 2 <= len(looks) <= 10, len(looks)
     assert queue.asks <= len(looks)
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    if not PG_URL:
-        pytest.skip(NO_POSTGRES)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    yield _pg_url(schema)
-    _drop_pg_schema(schema)
 
 
 def test_the_pg_queue_counts_unfinished_jobs_on_its_pool(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,8 +4,9 @@ created (`indexed_at`: an external KB reaches the team's agent only some time la
 
 For the help-centre sync they also list their articles as the real APIs do: Zendesk per locale with
 `next_page` links (`per_page`), its incremental export (`start_time`, `end_time`), one article by id; Intercom
-`GET /articles` pages and `GET /articles/{id}`. `seed`/`edit`/`delete` change the help centre as its docs team
-would (each write moves `updated_at`); `throttle = n` answers the next n list requests 429 with Retry-After."""
+`GET /articles` pages, `GET /articles/{id}` and its collections (`tests/support/external_kbs_intercom.py`).
+`seed`/`edit`/`delete` change the help centre as its docs team would (each write moves `updated_at`);
+`throttle = n` answers the next n list requests 429 with Retry-After."""
 
 from __future__ import annotations
 
@@ -53,7 +54,9 @@ class FakeKB:
     _ticks: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     throttle: int = 0  # the next list requests answered 429 (Retry-After: RETRY_AFTER)
     requests: list[tuple[str, str, Any]] = field(default_factory=list)  # (method, url, JSON body) received
-    sections: dict[str, dict[str, str]] = field(default_factory=dict)  # Zendesk: section id → {locale: name}
+    sections: dict[str, dict[str, str]] = field(default_factory=dict)  # Zendesk: section id → {locale: name};
+    # Intercom: collection id → {locale: name}, the first locale its default (tests/support/external_kbs_intercom.py)
+    collection_pages: str = "cursor"  # Intercom: how the collection list pages (cursor, numbers, or a link's host)
     section_reads: list[str] = field(default_factory=list)  # the URLs of the section lists asked for
 
     def touch(self, article: dict[str, Any]) -> dict[str, Any]:
@@ -211,50 +214,6 @@ def _zendesk(kb: FakeKB, mock: responses.RequestsMock) -> None:
     mock.add_callback(responses.DELETE, re.compile(rf"{ZD}/api/v2/help_center/articles/\d+\.json"), callback=archive)
 
 
-def _intercom(kb: FakeKB, mock: responses.RequestsMock) -> None:
-    def create(req: Any) -> Reply:
-        kb.requests.append(("POST", req.url, json.loads(req.body)))
-        return _json(200, kb.create(json.loads(req.body)))
-
-    def listing(req: Any) -> Reply:
-        if (busy := _throttled(kb)) is not None:
-            return busy
-        q = _query(req)
-        size, page = int(q.get("per_page", 50)), int(q.get("page", 1))
-        found = sorted(kb.articles.values(), key=lambda a: a["id"])
-        total = max(1, -(-len(found) // size))
-        return _json(200, {"type": "list", "data": found[(page - 1) * size:page * size], "total_count": len(found),
-                           "pages": {"type": "pages", "page": page, "per_page": size, "total_pages": total}})
-
-    def one(req: Any) -> Reply:
-        ext = urlsplit(req.url).path.rsplit("/", 1)[1]
-        return _json(200, kb.articles[ext]) if ext in kb.articles else _json(404, {"type": "error.list"})
-
-    def search(req: Any) -> Reply:
-        phrase = parse_qs(urlsplit(req.url).query).get("phrase", [""])[0]
-        hits = [a for a in kb.articles.values() if phrase.lower() in a["title"].lower()]
-        return _json(200, {"type": "list", "data": {"articles": hits}})
-
-    def update(req: Any) -> Reply:
-        ext = req.url.rsplit("/", 1)[1]
-        if ext not in kb.articles:
-            return _json(404, {"type": "error.list"})
-        sent = json.loads(req.body)
-        kb.requests.append(("PUT", req.url, sent))
-        translated = sent.pop("translated_content", None)
-        kb.articles[ext].update(sent)
-        if translated:
-            kb.articles[ext].setdefault("translated_content", {}).update(translated)
-        kb.touch(kb.articles[ext])
-        return _json(200, kb.articles[ext])
-
-    mock.add_callback(responses.POST, f"{IC}/articles", callback=create)
-    mock.add_callback(responses.GET, re.compile(rf"{IC}/articles/search.*"), callback=search)
-    mock.add_callback(responses.PUT, re.compile(rf"{IC}/articles/\d+"), callback=update)
-    mock.add_callback(responses.GET, re.compile(rf"{IC}/articles(\?.*)?$"), callback=listing)
-    mock.add_callback(responses.GET, re.compile(rf"{IC}/articles/\d+$"), callback=one)
-
-
 def _webhook(kb: FakeKB, mock: responses.RequestsMock) -> None:
     seen: dict[str, dict[str, Any]] = {}
 
@@ -305,7 +264,9 @@ def publisher(name: str, **extra: object) -> Publisher:
 @contextmanager
 def external_kb(name: str, now: Callable[[], float]) -> Iterator[FakeKB]:
     """The fake KB called `name` (zendesk, intercom, webhook), live for the block."""
+    from tests.support.external_kbs_intercom import intercom  # it imports this module's helpers
+
     kb = FakeKB(name, now)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        {"zendesk": _zendesk, "intercom": _intercom, "webhook": _webhook}[name](kb, mock)
+        {"zendesk": _zendesk, "intercom": intercom, "webhook": _webhook}[name](kb, mock)
         yield kb
