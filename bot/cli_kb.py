@@ -105,6 +105,10 @@ def register(app: typer.Typer, services: Callable[..., Any]) -> None:
             Console(stderr=True).print(escape(why), highlight=False)
             raise typer.Exit(EXIT_BUSY) from None
         out.print(f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}")
+        if report.drafts:  # front matter `draft: true` / `archived: true`: the agent must not answer from them
+            names = ", ".join(escape(d) for d in report.drafts[:20])
+            more = f" and {len(report.drafts) - 20} more" if len(report.drafts) > 20 else ""
+            out.print(f"left out {len(report.drafts)} draft or archived: {names}{more}", highlight=False)
         for err in report.errors:
             out.print(f"[yellow]skipped[/] {escape(err)}", highlight=False)  # a name such as `[bold]x.md` is not markup
         if report.errors:

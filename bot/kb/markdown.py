@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from bot.errors import InvalidInput
 from bot.integrations.html import MAX_HTML_CHARS
 from bot.kb import KnowledgeBase
+from bot.kb.front_matter import flag_value
 from bot.kb.sync import readable_slug
 from storage.models import Article
 
@@ -203,6 +204,7 @@ class MarkdownImportReport:
     updated: int = 0
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)
+    drafts: list[str] = field(default_factory=list)  # `draft: true` / `archived: true`: left out of the KB
 
 
 def parse_markdown(text: str, *, fallback_title: str) -> tuple[dict[str, Any], str]:
@@ -260,6 +262,9 @@ def import_folder(kb: KnowledgeBase, session: Session, folder: Path, *, author: 
             doc = read_doc(path, root)
             if doc is None:
                 raise InvalidInput("it disappeared before it was read")
+            if flag_value(doc.meta, "draft") or flag_value(doc.meta, "archived"):  # not for customers yet (or now)
+                report.drafts.append(rel)
+                continue
             slug = text_value(doc.meta, "slug") or _stem_slug(path.stem)
             if not is_safe_slug(slug):
                 raise InvalidInput("the slug must be letters, digits, - and _ (not a path)")

@@ -14,37 +14,19 @@ search until it can be. `fetch` (an update about to be published) raises for suc
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from bot.errors import InvalidInput
 from bot.integrations.http import SourceError
+from bot.kb.front_matter import flag_value
 from bot.kb.markdown import column_max, markdown_files, printable, read_doc, text_value
 from bot.kb.sync import ExternalArticle, SyncPage
 
 PAGE = 200
-_FLAGS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
-
-
-def flag_value(meta: dict[str, Any], key: str) -> bool:
-    """A front-matter yes/no (`draft`, `archived`; absent: False): a YAML boolean, 1 or 0, or the text true/false,
-    yes/no, 1/0 in any case (`draft: "false"` is not a draft). Anything else is refused, never guessed: a guess
-    could take a page out of search, or put a draft in it."""
-    value = meta.get(key, False)
-    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _FLAGS:
-        return _FLAGS[value.strip().lower()]
-    kinds = {type(None): "empty", list: "a list", dict: "a mapping", bytes: "binary", int: "a number",
-             float: "a number"}
-    what = kinds.get(type(value), "a date" if isinstance(value, dt.date) else "a value of another kind")
-    raise InvalidInput(f"{key} must be true or false (or yes/no, 1/0)"
-                       + ("" if isinstance(value, str) else f", not {what}"))
 
 
 class MarkdownFolder:

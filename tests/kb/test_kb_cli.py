@@ -87,3 +87,19 @@ def test_import_still_refuses_a_slug_that_is_no_file_name(env: Path, slug: str) 
     (folder / "a.md").write_text(f"---\ntitle: A\nslug: {json.dumps(slug)}\n---\n\nBody.\n", encoding="utf-8")
     output = run("kb", "import", str(folder), code=3)
     assert "the slug must be" in output and "created 0" in output
+
+
+def test_import_leaves_draft_and_archived_files_out(env: Path) -> None:
+    """`kb import` took `draft: true` files live (the agent answered from an unreleased page); `kb sync` did not."""
+    folder = env / "docs"
+    folder.mkdir()
+    for name, flag in {"live": "", "quoted-false": 'draft: "false"\n', "draft": "draft: true\n",
+                       "old": "archived: yes\n", "unsure": "draft: maybe\n"}.items():
+        text = f"---\ntitle: Wifi {name}\n{flag}---\n\nWifi text {name}.\n"
+        (folder / f"{name}.md").write_text(text, encoding="utf-8")
+    out = " ".join(run("kb", "import", str(folder), code=3).split())
+    assert "created 2," in out and "left out 2 draft or archived: draft.md, old.md" in out
+    assert "unsure.md: draft must be true or false" in out
+    listed = run("kb", "list")
+    assert "Wifi live" in listed and "Wifi quoted-false" in listed
+    assert "Wifi draft" not in listed and "Wifi old" not in listed and "Wifi unsure" not in listed
