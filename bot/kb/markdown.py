@@ -29,7 +29,7 @@ from bot.errors import InvalidInput
 from bot.integrations.html import MAX_HTML_CHARS
 from bot.kb import KnowledgeBase
 from bot.kb.front_matter import flag_value
-from bot.kb.sync import readable_slug
+from bot.kb.sync import column_max, readable_slug
 from storage.models import Article
 
 FRONT = "---"
@@ -62,13 +62,6 @@ def _stem_slug(stem: str) -> str:
     while len(slug.encode("utf-8")) > SLUG_BYTES:
         slug = slug[:-1]
     return slug.strip("-_") or "article"
-
-
-def column_max(name: str) -> int:
-    """The length of the `articles` column `name` (a value past it makes PostgreSQL refuse the whole transaction)."""
-    length = getattr(Article.__table__.c[name].type, "length", None)
-    assert isinstance(length, int), name
-    return length
 
 
 def printable(name: str) -> str:

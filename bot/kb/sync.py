@@ -47,10 +47,16 @@ def clean(text: str) -> str:
     return _CONTROL.sub("", text).encode("utf-8", "ignore").decode("utf-8")
 
 
+def column_max(name: str) -> int:
+    """The length of the `articles` column `name` (a value past it makes PostgreSQL refuse the whole transaction)."""
+    length = getattr(Article.__table__.c[name].type, "length", None)
+    assert isinstance(length, int), name
+    return length
+
+
 def _fit(value: str, column: str) -> str:
     """`value` cut to the `articles` column's length: PostgreSQL refuses a longer one (and the whole page with it)."""
-    length = getattr(Article.__table__.c[column].type, "length", None)
-    return value[:length] if isinstance(length, int) else value
+    return value[:column_max(column)]
 
 
 def _url(url: str | None) -> str | None:

@@ -23,8 +23,8 @@ from pathlib import Path
 from bot.errors import InvalidInput
 from bot.integrations.http import SourceError
 from bot.kb.front_matter import flag_value
-from bot.kb.markdown import column_max, markdown_files, printable, read_doc, text_value
-from bot.kb.sync import ExternalArticle, SyncPage
+from bot.kb.markdown import markdown_files, printable, read_doc, text_value
+from bot.kb.sync import ExternalArticle, SyncPage, column_max
 
 PAGE = 200
 
